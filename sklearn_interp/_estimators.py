@@ -1,0 +1,256 @@
+"""InterpolatingKernelRegressor and InterpolatingKernelClassifier."""
+
+import numpy as np
+from sklearn.base import ClassifierMixin, MultiOutputMixin, RegressorMixin, _fit_context
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import validate_data
+
+from ._base import BaseInterpolatingKernel, fill_doc
+
+
+@fill_doc
+class InterpolatingKernelRegressor(
+    MultiOutputMixin, RegressorMixin, BaseInterpolatingKernel
+):
+    """Kernel regression fitted by mini-batch SGD at the critical batch size.
+
+    Fits ``f(x) = sum_i dual_coef_[i] k(x_i, x)`` to the training targets by mini-batch
+    SGD on the square loss, in the interpolation regime of Ma, Bassily and Belkin [1]_:
+    with ``alpha=0`` it converges to the minimum-norm interpolant of the training data,
+    with ``alpha > 0`` to the solution of :class:`~sklearn.kernel_ridge.KernelRidge`.
+    During ``fit`` it estimates the kernel operator's spectrum on a subsample, computes
+    the critical batch size m*, and chooses the batch size and the optimal step size
+    from it. An EigenPro preconditioner [2]_ [3]_ raises m* so that each step is a large
+    matrix product. No n x n matrix is ever formed: memory grows as n times the batch.
+
+    Parameters
+    ----------
+    %(parameters)s
+    Attributes
+    ----------
+    %(attributes)s
+    See Also
+    --------
+    InterpolatingKernelClassifier : The same solver for classification.
+    sklearn.kernel_ridge.KernelRidge : Exact solution, O(n^2) memory and O(n^3) time.
+    sklearn.linear_model.SGDRegressor : SGD on linear models.
+    sklearn.kernel_approximation.Nystroem : Approximate kernel features for linear models.
+
+    Notes
+    -----
+    Each epoch visits the training points once in random batches B of size m; with
+    residual ``g = K[B, :] a - y_B + alpha a_B`` the update is
+    ``a_B <- a_B - (eta / m) g`` (randomized block Kaczmarz; m = 1 and eta = 1 / beta is
+    Kaczmarz's method), plus the EigenPro correction on the subsample S,
+    ``a_S <- a_S + (eta / m) (1 / s) U D U^T K(X_S, X_B) g``.
+
+    With beta = max_i k(x_i, x_i) and lambda_1 the top eigenvalue of K/n, the critical
+    batch size is ``m* = beta / lambda_1 + 1``. Below m*, the optimal step is
+    ``eta = m / beta`` and a batch of m does the work of m single steps (linear
+    scaling); above m*, ``eta = 2 m / (beta + (m - 1) lambda_1)`` and each step is worth
+    about one full gradient step (saturation). The preconditioner replaces lambda_1 by
+    about lambda_{q+1} and beta by beta_P.
+
+    References
+    ----------
+    .. [1] S. Ma, R. Bassily, M. Belkin, "The Power of Interpolation: Understanding
+       the Effectiveness of SGD in Modern Over-parametrized Learning", ICML 2018,
+       arXiv:1712.06559.
+    .. [2] S. Ma, M. Belkin, "Diving into the shallows: a computational perspective on
+       large-scale shallow learning", NeurIPS 2017, arXiv:1703.10622.
+    .. [3] S. Ma, M. Belkin, "Kernel machines that adapt to GPUs for effective large
+       batch training", MLSys 2019, arXiv:1806.06144.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_interp import InterpolatingKernelRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.uniform(-1, 1, size=(200, 2))
+    >>> y = np.sin(3 * X[:, 0]) * X[:, 1]
+    >>> model = InterpolatingKernelRegressor(gamma=2.0, random_state=0).fit(X, y)
+    >>> model.batch_size_ <= model.critical_batch_size_
+    True
+    >>> bool(model.convergence_curve_[-1] <= 1e-4 * model.convergence_curve_[0])
+    True
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.target_tags.multi_output = True
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit the kernel machine by mini-batch SGD.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target values.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            multi_output=True,
+            y_numeric=True,
+        )
+        Y = np.asarray(y, dtype=np.float64).reshape(X.shape[0], -1)
+        coef = self._fit_targets(X, Y)
+        self.dual_coef_ = coef.ravel() if y.ndim == 1 else coef
+        return self
+
+    def predict(self, X):
+        """Predict with the fitted kernel machine.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predictions, float64.
+        """
+        prediction = self._decision(X)
+        return prediction.ravel() if self.dual_coef_.ndim == 1 else prediction
+
+
+@fill_doc
+class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
+    """Kernel classifier fitted by mini-batch SGD at the critical batch size.
+
+    Encodes the classes as scikit-learn's linear classifiers do (one column of -1/+1
+    for two classes, one -1/+1 column per class otherwise), fits the kernel machine
+    ``f(x) = sum_i dual_coef_[i] k(x_i, x)`` to these targets by the SGD of
+    :class:`InterpolatingKernelRegressor` (interpolation for ``alpha=0``, KernelRidge's
+    solution for ``alpha > 0``), and predicts the class of the largest decision value.
+    Batch and step size are chosen from the estimated critical batch size m* [1]_.
+
+    Parameters
+    ----------
+    %(parameters)s
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+
+    %(attributes)s
+    See Also
+    --------
+    InterpolatingKernelRegressor : The same solver for regression; see its Notes.
+    sklearn.kernel_ridge.KernelRidge : Exact kernel ridge regression.
+    sklearn.linear_model.RidgeClassifier : The same target encoding on linear models.
+    sklearn.svm.SVC : Kernel support vector classifier.
+
+    Notes
+    -----
+    The update, m* and the two step-size regimes are those of
+    :class:`InterpolatingKernelRegressor`, applied to all encoded columns at once.
+
+    References
+    ----------
+    .. [1] S. Ma, R. Bassily, M. Belkin, "The Power of Interpolation: Understanding
+       the Effectiveness of SGD in Modern Over-parametrized Learning", ICML 2018,
+       arXiv:1712.06559.
+    .. [2] S. Ma, M. Belkin, "Diving into the shallows: a computational perspective on
+       large-scale shallow learning", NeurIPS 2017, arXiv:1703.10622.
+    .. [3] S. Ma, M. Belkin, "Kernel machines that adapt to GPUs for effective large
+       batch training", MLSys 2019, arXiv:1806.06144.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn_interp import InterpolatingKernelClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = InterpolatingKernelClassifier(random_state=0).fit(X, y)
+    >>> clf.classes_
+    array([0, 1, 2])
+    >>> float(clf.score(X, y))
+    1.0
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.classifier_tags.multi_class = True
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit the kernel classifier by mini-batch SGD.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Class labels (numbers or strings), at least two distinct.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        X, y = validate_data(
+            self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32]
+        )
+        check_classification_targets(y)
+        binarizer = LabelBinarizer(pos_label=1, neg_label=-1)
+        Y = binarizer.fit_transform(y).astype(np.float64)
+        if len(binarizer.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in the "
+                f"data, but the data contains only one class: {binarizer.classes_[0]!r}."
+            )
+        self.classes_ = binarizer.classes_
+        coef = self._fit_targets(X, Y)
+        self.dual_coef_ = coef.ravel() if Y.shape[1] == 1 else coef
+        return self
+
+    def decision_function(self, X):
+        """Decision values f(x) of the encoded classes.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            For two classes, positive values mean ``classes_[1]``.
+        """
+        scores = self._decision(X)
+        return scores.ravel() if self.dual_coef_.ndim == 1 else scores
+
+    def predict(self, X):
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return self.classes_[(scores > 0).astype(int)]
+        return self.classes_[np.argmax(scores, axis=1)]

@@ -1,0 +1,264 @@
+"""Closed-form rules of Ma, Bassily and Belkin (2018) and the EigenPro preconditioner.
+
+Notation (``DESIGN.md``): n training points, kernel matrix K (never formed), ``lambda_1``
+the top eigenvalue of the covariance operator K/n, ``beta = max_i k(x_i, x_i)``.
+For the loss (1/2n) sum_i ||f(x_i) - y_i||^2 the mini-batch SGD step on a batch B of size m
+is ``alpha_B <- alpha_B - (eta / m) (K[B, :] alpha - y_B)``, and [1]_ gives
+
+* the critical batch size ``m* = beta / lambda_1 + 1`` (:func:`critical_batch_size`);
+* the optimal step size ``eta*(m) = m / beta`` for m <= m* (linear scaling) and
+  ``2 m / (beta + (m - 1) lambda_1)`` beyond it (saturation) (:func:`optimal_step_size`).
+
+EigenPro [2]_ [3]_ flattens the top q eigen-directions of K/n, estimated on a subsample,
+so that the operator actually iterated has the much smaller top eigenvalue
+``lambda_{q+1}`` and hence a much larger m* (:func:`eigenpro_preconditioner`).
+
+References
+----------
+.. [1] S. Ma, R. Bassily, M. Belkin, "The Power of Interpolation: Understanding the
+   Effectiveness of SGD in Modern Over-parametrized Learning", ICML 2018.
+.. [2] S. Ma, M. Belkin, "Diving into the shallows: a computational perspective on
+   large-scale shallow learning", NeurIPS 2017.
+.. [3] S. Ma, M. Belkin, "Kernel machines that adapt to GPUs for effective large batch
+   training", MLSys 2019.
+"""
+
+import numpy as np
+import scipy.linalg
+from sklearn.utils import Bunch, gen_batches
+
+# The saturation-regime step 2m / (beta + (m - 1) lambda_1) sits on the stability edge
+# (1.5 times it diverges); DESIGN.md asks for a damping of 0.99 or less.
+SATURATION_DAMPING = 0.99
+
+# EigenPro raises the subsample eigenvalue ratios lambda_{q+1} / lambda_i to this power
+# (EigenPro 2.0 uses 0.95): tail eigenvalues from a subsample are noisy, and an
+# under-damped direction is cheaper than a diverging one.
+EIGENVALUE_RATIO_POWER = 0.95
+
+# A subsample of s points resolves eigenvalues of K/n down to about
+# RESOLUTION_FACTOR * beta / s (the estimate's noise is of order beta / s); the automatic
+# q never takes a tail eigenvalue below that, which bounds m* by about
+# s / RESOLUTION_FACTOR. EigenPro 2.0 bounds its batch by s / 5 for the same reason.
+RESOLUTION_FACTOR = 5.0
+
+# The automatic q is searched among at most this many top eigenpairs of the subsample;
+# the preconditioner costs O(s q) per step and O(s q) memory.
+MAX_AUTO_COMPONENTS = 512
+
+
+def critical_batch_size(beta, top_eigenvalue):
+    """Critical batch size ``m* = beta / lambda_1 + 1`` of [1]_ (Theorem 4).
+
+    This is the exact form ``beta / (lambda_1 - lambda_n) + 1`` with ``lambda_n ~ 0``,
+    the regime of interpolating kernel machines.
+
+    Parameters
+    ----------
+    beta : float
+        ``max_i k(x_i, x_i)`` of the operator iterated (> 0).
+    top_eigenvalue : float
+        Top eigenvalue ``lambda_1`` of that operator divided by n (> 0).
+
+    Returns
+    -------
+    m_star : float
+        At least 1, since ``lambda_1 <= beta``.
+
+    Examples
+    --------
+    >>> from sklearn_interp._spectrum import critical_batch_size
+    >>> critical_batch_size(beta=1.0, top_eigenvalue=0.25)
+    5.0
+    """
+    return beta / top_eigenvalue + 1.0
+
+
+def optimal_step_size(batch_size, beta, top_eigenvalue):
+    """Step size ``eta*(m)`` of [1]_ for a batch of ``m = batch_size``.
+
+    ``eta`` multiplies the batch-mean gradient, so each residual of the batch is scaled
+    by ``eta / m``:
+
+    * ``m <= m*`` (linear scaling): ``eta*(m) = m / beta``; for m = 1 this is
+      ``1 / beta``, randomized Kaczmarz;
+    * ``m > m*`` (saturation): ``eta*(m) = SATURATION_DAMPING * 2 m /
+      (beta + (m - 1) lambda_1)``, damped because the undamped value sits at the edge
+      of stability.
+
+    At ``m = m*`` both undamped expressions equal ``m* / beta``.
+
+    Parameters
+    ----------
+    batch_size : int
+    beta : float
+    top_eigenvalue : float
+
+    Returns
+    -------
+    step_size : float
+
+    Examples
+    --------
+    >>> from sklearn_interp._spectrum import optimal_step_size
+    >>> optimal_step_size(1, beta=2.0, top_eigenvalue=0.5)
+    0.5
+    >>> round(optimal_step_size(11, beta=1.0, top_eigenvalue=0.5), 6)  # m* = 3
+    3.63
+    """
+    if batch_size <= critical_batch_size(beta, top_eigenvalue):
+        return batch_size / beta
+    return (
+        SATURATION_DAMPING * 2.0 * batch_size / (beta + (batch_size - 1) * top_eigenvalue)
+    )
+
+
+def subsample_eigenpairs(kernel, X_subsample, n_eigenpairs):
+    """Top eigenpairs of ``K_SS / s`` on a subsample of ``s`` points.
+
+    ``K_SS / s`` is the Nystrom estimate of the covariance operator K/n; its top
+    eigenvalues converge quickly in s and do not grow with n ([1]_, [2]_).
+
+    Parameters
+    ----------
+    kernel : callable
+        Block kernel.
+    X_subsample : ndarray of shape (s, n_features)
+    n_eigenpairs : int
+        How many top eigenpairs to return (at most s).
+
+    Returns
+    -------
+    eigvals : ndarray of shape (n_eigenpairs,)
+        In decreasing order, clipped at 0 (an indefinite kernel can give negative ones).
+    eigvecs : ndarray of shape (s, n_eigenpairs)
+        Orthonormal columns.
+    """
+    s = X_subsample.shape[0]
+    gram = np.asarray(kernel(X_subsample, X_subsample), dtype=np.float64)
+    gram = (gram + gram.T) / (2.0 * s)
+    n_eigenpairs = min(n_eigenpairs, s)
+    eigvals, eigvecs = scipy.linalg.eigh(gram, subset_by_index=[s - n_eigenpairs, s - 1])
+    return np.maximum(eigvals[::-1], 0.0), eigvecs[:, ::-1]
+
+
+def damped_top_eigenvalue(eigvals, n_components, shift=0.0):
+    """Top eigenvalue of K/n after flattening the top ``n_components`` directions.
+
+    Flattening direction i multiplies its eigenvalue by
+    ``(lambda_{q+1} / lambda_i) ** EIGENVALUE_RATIO_POWER``; with the damping power
+    below 1 the largest result is the first one,
+    ``lambda_1 ** (1 - p) * lambda_{q+1} ** p``, slightly above ``lambda_{q+1}``.
+    With ``n_components = 0`` this is ``lambda_1``. A ridge term adds ``shift = alpha / n``
+    to every eigenvalue, and the flattening then targets the shifted tail
+    ``lambda_{q+1} + shift``.
+    """
+    shifted = np.asarray(eigvals) + shift
+    if n_components == 0:
+        return shifted[0]
+    ratio = shifted[n_components] / shifted[0]
+    return shifted[0] * ratio**EIGENVALUE_RATIO_POWER
+
+
+def choose_n_components(eigvals, resolution_floor):
+    """Largest q whose tail eigenvalue ``lambda_{q+1}`` the subsample resolves.
+
+    In the linear-scaling regime an epoch shrinks the error along eigen-direction i by
+    about ``exp(-n lambda_i / beta_P)``, whatever the batch size, so flattening more
+    directions (a smaller beta_P, a larger m*) keeps paying, as long as the tail
+    eigenvalue that sets the new scale is trustworthy: ``lambda_{q+1} >=
+    resolution_floor`` and positive.
+
+    Parameters
+    ----------
+    eigvals : ndarray
+        Top eigenvalues of ``K_SS / s``, decreasing.
+    resolution_floor : float
+        Smallest tail eigenvalue to trust: ``RESOLUTION_FACTOR * beta / s`` for a true
+        subsample, 0 when the subsample is the whole training set (exact eigenvalues).
+
+    Returns
+    -------
+    n_components : int
+        q in ``[0, len(eigvals) - 1]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_interp._spectrum import choose_n_components
+    >>> choose_n_components(np.array([1.0, 0.1, 0.01, 0.001]), resolution_floor=0.005)
+    2
+    """
+    trusted = (eigvals[1:] >= resolution_floor) & (eigvals[1:] > 0)
+    # eigvals decrease, so the trusted tails form a prefix.
+    return int(np.argmin(trusted)) if not trusted.all() else len(eigvals) - 1
+
+
+def eigenpro_preconditioner(
+    kernel, X, subsample, eigvals, eigvecs, n_components, diagonal, block_rows, shift=0.0
+):
+    """Build the EigenPro preconditioner and the beta of the preconditioned operator.
+
+    From the subsample eigenpairs ``(lambda_i, u_i)`` of ``K_SS / s``, i <= q + 1, the
+    update on a batch B with residual g becomes ([2]_, ``DESIGN.md``)::
+
+        alpha_B <- alpha_B - (eta / m) g
+        alpha_S <- alpha_S + (eta / m) (1 / s) U diag(scale) U^T K(X_S, X_B) g
+
+    with ``scale_i = (1 - r_i) / lambda_i`` and ``r_i = (mu_{q+1} / mu_i) ** p``, where
+    ``mu_i = lambda_i + shift`` are the eigenvalues of (K + alpha I)/n
+    (``shift = alpha / n``; 0 without ridge). It leaves the fixed point unchanged and
+    brings the top q eigenvalues of (K + alpha I)/n down to about ``mu_{q+1}``
+    (:func:`damped_top_eigenvalue`): flattening them to ``lambda_{q+1}`` alone would
+    also shrink their ridge part below ``alpha / n`` and slow the fit.
+
+    The preconditioned beta is
+    ``beta_P = max_x [k(x, x) - (1 / s) sum_i scale_i (K(x, X_S) u_i)^2]`` (add alpha
+    for the ridge operator), taken over
+    *all* training points in blocks: on the subsample alone it is underestimated, and
+    an underestimated beta gives a step that can diverge.
+
+    Parameters
+    ----------
+    kernel : callable
+        Block kernel.
+    X : ndarray of shape (n_samples, n_features)
+        Training points, in the compute precision.
+    subsample : ndarray of shape (s,)
+        Indices of the subsample in X.
+    eigvals, eigvecs : ndarray
+        From :func:`subsample_eigenpairs`, at least ``n_components + 1`` of them.
+    n_components : int
+        q >= 1.
+    shift : float, default=0.0
+        ``alpha / n``, the ridge term's shift of every eigenvalue of K/n.
+    diagonal : ndarray of shape (n_samples,)
+        ``k(x_i, x_i)``.
+    block_rows : int
+        Rows per block when scanning X for beta_P.
+
+    Returns
+    -------
+    preconditioner : Bunch
+        ``subsample``, ``eigvecs`` (s x q), ``scale`` (q,), ``beta`` (beta_P, without
+        alpha) and ``top_eigenvalue`` (the damped top eigenvalue of the preconditioned
+        (K + alpha I)/n, shift included).
+    """
+    s = len(subsample)
+    q = n_components
+    ratios = (eigvals[q] + shift) / (eigvals[:q] + shift)
+    scale = (1.0 - ratios**EIGENVALUE_RATIO_POWER) / eigvals[:q]
+    U = eigvecs[:, :q]
+    X_subsample = X[subsample]
+    beta = 0.0
+    for rows in gen_batches(X.shape[0], block_rows):
+        projections = kernel(X[rows], X_subsample) @ U.astype(X.dtype, copy=False)
+        reduced = diagonal[rows] - (projections.astype(np.float64) ** 2 @ scale) / s
+        beta = max(beta, float(reduced.max()))
+    return Bunch(
+        subsample=subsample,
+        eigvecs=np.ascontiguousarray(U),
+        scale=scale,
+        beta=beta,
+        top_eigenvalue=damped_top_eigenvalue(eigvals, q, shift),
+    )

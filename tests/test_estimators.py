@@ -1,0 +1,359 @@
+"""The estimators against closed forms, their invariants, and scikit-learn citizenship."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn import config_context
+from sklearn.datasets import load_digits, make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.kernel_ridge import KernelRidge
+from sklearn.metrics.pairwise import pairwise_kernels, rbf_kernel
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import LabelBinarizer, StandardScaler
+
+from sklearn_interp import InterpolatingKernelClassifier, InterpolatingKernelRegressor
+
+# A converged fit (relative residual <= 1e-20) matches a closed form with condition
+# number below 100 to about 1e-8 relative.
+CLOSED_FORM_RTOL = 1e-7
+# Settings that drive a fit to convergence for comparisons with closed forms.
+EXACT = {"tol": 1e-20, "max_iter": 2000}
+
+
+@pytest.fixture
+def grid_problem():
+    """A well-conditioned rbf interpolation problem (cond(K) < 100), two outputs."""
+    rng = np.random.RandomState(0)
+    grid = np.stack(np.meshgrid(np.arange(8), np.arange(8)), axis=-1).reshape(-1, 2)
+    X = 0.5 * grid + rng.uniform(-0.05, 0.05, size=grid.shape)
+    Y = np.column_stack([np.sin(X[:, 0]) + X[:, 1], np.cos(X.sum(axis=1))])
+    X_new = rng.uniform(0, 3.5, size=(25, 2))
+    return X, Y, X_new, 8.0
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:600] / 16.0, y[:600]
+
+
+def test_regressor_reaches_the_exact_interpolant(grid_problem):
+    X, Y, X_new, gamma = grid_problem
+    model = InterpolatingKernelRegressor(gamma=gamma, random_state=0, **EXACT)
+    model.fit(X, Y[:, 0])
+    K = rbf_kernel(X, gamma=gamma)
+    expected = np.linalg.solve(K, Y[:, 0])
+    assert model.dual_coef_.shape == (64,)
+    assert_allclose(model.dual_coef_, expected, rtol=CLOSED_FORM_RTOL, atol=1e-9)
+    assert_allclose(model.predict(X), Y[:, 0], atol=1e-8)
+    assert_allclose(
+        model.predict(X_new),
+        rbf_kernel(X_new, X, gamma=gamma) @ expected,
+        rtol=CLOSED_FORM_RTOL,
+        atol=1e-9,
+    )
+
+
+@pytest.mark.parametrize("n_components", ["auto", 0, 10])
+@pytest.mark.parametrize("kernel", ["rbf", "laplacian"])
+def test_regressor_matches_kernel_ridge(grid_problem, n_components, kernel):
+    X, Y, X_new, gamma = grid_problem
+    params = {"alpha": 0.3, "kernel": kernel, "gamma": gamma / 4}
+    model = InterpolatingKernelRegressor(
+        n_components=n_components, random_state=0, **params, **EXACT
+    ).fit(X, Y)
+    ridge = KernelRidge(**params).fit(X, Y)
+    assert_allclose(model.dual_coef_, ridge.dual_coef_, rtol=CLOSED_FORM_RTOL, atol=1e-9)
+    assert_allclose(
+        model.predict(X_new), ridge.predict(X_new), rtol=CLOSED_FORM_RTOL, atol=1e-9
+    )
+
+
+def test_classifier_matches_kernel_ridge_on_encoded_targets(digits):
+    X, y = digits
+    X, y = X[:300], y[:300]
+    params = {"alpha": 1.0, "kernel": "rbf", "gamma": 0.05}
+    model = InterpolatingKernelClassifier(random_state=0, **params, **EXACT).fit(X, y)
+    encoded = LabelBinarizer(neg_label=-1).fit_transform(y)
+    ridge = KernelRidge(**params).fit(X, encoded)
+    assert_allclose(model.decision_function(X), ridge.predict(X), rtol=1e-6, atol=1e-8)
+    assert_array_equal(model.predict(X), ridge.predict(X).argmax(axis=1))
+
+
+def test_plain_sgd_diagnostics_follow_the_formulas(grid_problem):
+    X, Y, _, gamma = grid_problem
+    model = InterpolatingKernelRegressor(
+        gamma=gamma / 4, n_components=0, random_state=0
+    ).fit(X, Y)
+    n = len(X)
+    K = rbf_kernel(X, gamma=gamma / 4)
+    # The subsample is the data (s = min(n, 2000)), so lambda_1 is exact.
+    assert model.subsample_size_ == n
+    assert model.top_eigenvalue_ == pytest.approx(np.linalg.eigvalsh(K / n)[-1])
+    assert model.beta_ == pytest.approx(1.0)
+    m_star = model.beta_ / model.top_eigenvalue_ + 1
+    assert model.critical_batch_size_ == pytest.approx(m_star)
+    assert model.n_components_ == 0
+    assert model.preconditioned_beta_ == model.beta_
+    assert model.batch_size_ == int(m_star)
+    assert model.step_size_ == pytest.approx(model.batch_size_ / model.beta_)
+
+
+def test_beta_comes_from_the_kernel_diagonal():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 3))
+    y = rng.normal(size=40)
+    params = {"kernel": "polynomial", "degree": 2, "gamma": 0.5, "coef0": 1.0}
+    model = InterpolatingKernelRegressor(n_components=0, max_iter=3, **params)
+    with pytest.warns(ConvergenceWarning):
+        model.fit(X, y)
+    K = pairwise_kernels(X, metric="polynomial", degree=2, gamma=0.5, coef0=1.0)
+    assert model.beta_ == pytest.approx(np.max(np.diag(K)))
+    assert model.beta_ > 1.5
+
+
+def test_ridge_shifts_beta_and_lambda(grid_problem):
+    X, Y, _, gamma = grid_problem
+    plain = InterpolatingKernelRegressor(gamma=gamma, n_components=0, random_state=0)
+    ridge = InterpolatingKernelRegressor(
+        gamma=gamma, n_components=0, alpha=2.0, random_state=0
+    )
+    plain.fit(X, Y)
+    ridge.fit(X, Y)
+    assert ridge.beta_ == pytest.approx(plain.beta_ + 2.0)
+    assert ridge.top_eigenvalue_ == pytest.approx(plain.top_eigenvalue_ + 2.0 / len(X))
+
+
+def test_preconditioning_raises_the_critical_batch_size(digits):
+    X, y = digits
+    model = InterpolatingKernelClassifier(random_state=0).fit(X, y)
+    plain_m_star = model.beta_ / model.top_eigenvalue_ + 1
+    assert plain_m_star < 5  # a smooth kernel: lambda_1 is large
+    assert model.n_components_ > 0
+    assert model.critical_batch_size_ > 20 * plain_m_star
+    assert model.batch_size_ > 20 * plain_m_star
+
+
+def test_user_batch_and_step_size_are_used(grid_problem):
+    X, Y, _, gamma = grid_problem
+    model = InterpolatingKernelRegressor(
+        gamma=gamma, batch_size=5, step_size=0.8, n_components=0, random_state=0
+    ).fit(X, Y)
+    assert model.batch_size_ == 5
+    assert model.step_size_ == 0.8
+    clipped = InterpolatingKernelRegressor(
+        gamma=gamma, batch_size=10**6, random_state=0
+    ).fit(X, Y)
+    assert clipped.batch_size_ == len(X)
+
+
+def test_predictions_are_linear_in_y(grid_problem):
+    X, Y, X_new, gamma = grid_problem
+    # A fixed number of epochs: the iteration itself is linear in y.
+    params = {"gamma": gamma, "random_state": 0, "tol": 0.0, "max_iter": 4}
+    with pytest.warns(ConvergenceWarning):
+        first = InterpolatingKernelRegressor(**params).fit(X, Y[:, 0])
+    with pytest.warns(ConvergenceWarning):
+        second = InterpolatingKernelRegressor(**params).fit(X, Y[:, 1])
+    with pytest.warns(ConvergenceWarning):
+        combined = InterpolatingKernelRegressor(**params).fit(
+            X, 2.0 * Y[:, 0] - 3.0 * Y[:, 1]
+        )
+    assert_allclose(
+        combined.predict(X_new),
+        2.0 * first.predict(X_new) - 3.0 * second.predict(X_new),
+        rtol=1e-10,
+        atol=1e-12,
+    )
+
+
+def test_multi_output_equals_column_wise_fits(grid_problem):
+    X, Y, X_new, gamma = grid_problem
+    params = {"gamma": gamma, "random_state": 0, "tol": 0.0, "max_iter": 4}
+    with pytest.warns(ConvergenceWarning):
+        joint = InterpolatingKernelRegressor(**params).fit(X, Y)
+    for column in range(Y.shape[1]):
+        with pytest.warns(ConvergenceWarning):
+            single = InterpolatingKernelRegressor(**params).fit(X, Y[:, column])
+        assert_allclose(
+            joint.dual_coef_[:, column], single.dual_coef_, rtol=1e-10, atol=1e-12
+        )
+    assert joint.predict(X_new).shape == (len(X_new), 2)
+
+
+def test_same_seed_gives_identical_coefficients(digits):
+    X, y = digits
+    first = InterpolatingKernelClassifier(random_state=3).fit(X, y)
+    second = InterpolatingKernelClassifier(random_state=3).fit(X, y)
+    assert_array_equal(first.dual_coef_, second.dual_coef_)
+    assert_array_equal(first.convergence_curve_, second.convergence_curve_)
+
+
+def test_inputs_are_not_modified(digits):
+    X, y = digits
+    X_copy, y_copy = X.copy(), y.copy()
+    model = InterpolatingKernelClassifier(random_state=0).fit(X, y)
+    model.predict(X)
+    assert_array_equal(X, X_copy)
+    assert_array_equal(y, y_copy)
+
+
+def test_convergence_curve_and_n_iter(digits):
+    X, y = digits
+    model = InterpolatingKernelClassifier(random_state=0).fit(X, y)
+    curve = model.convergence_curve_
+    assert curve.shape == (model.n_iter_ + 1,)
+    # Index 0 is the zero function: each -1/+1 encoded row has squared norm 10.
+    assert curve[0] == pytest.approx(10.0)
+    assert curve[-1] <= model.tol * curve[0]
+    assert model.n_backoffs_ == 0
+
+
+def test_convergence_warning_when_max_iter_is_too_small(digits):
+    X, y = digits
+    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
+        model = InterpolatingKernelClassifier(max_iter=2, random_state=0).fit(X, y)
+    assert model.n_iter_ == 2
+
+
+def test_diverging_user_step_size_is_caught(grid_problem):
+    X, Y, _, gamma = grid_problem
+    model = InterpolatingKernelRegressor(
+        gamma=gamma,
+        batch_size=8,
+        step_size=400.0,
+        n_components=0,
+        random_state=0,
+        max_iter=300,
+        tol=1e-8,
+    ).fit(X, Y)
+    assert model.n_backoffs_ > 0
+    assert model.step_size_ < 400.0
+    assert np.all(np.isfinite(model.dual_coef_))
+    assert_allclose(model.predict(X), Y, atol=1e-3)
+
+
+def test_binary_and_string_labels(digits):
+    X, y = digits
+    labels = np.where(y % 2 == 0, "even", "odd")
+    model = InterpolatingKernelClassifier(random_state=0).fit(X, labels)
+    assert_array_equal(model.classes_, ["even", "odd"])
+    scores = model.decision_function(X)
+    assert scores.shape == (len(X),)
+    assert_array_equal(model.predict(X), np.where(scores > 0, "odd", "even"))
+    assert model.score(X, labels) == 1.0
+
+
+def test_classifier_rejects_one_class_and_continuous_targets(digits):
+    X, _ = digits
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        InterpolatingKernelClassifier().fit(X[:10], np.zeros(10))
+    with pytest.raises(ValueError, match="Unknown label type"):
+        InterpolatingKernelClassifier().fit(X[:10], np.linspace(0, 1, 10))
+
+
+def test_memory_budget_too_small_is_reported_before_allocating():
+    X = np.random.RandomState(0).normal(size=(2000, 2))
+    y = X[:, 0]
+    with config_context(working_memory=0.01):  # 10 kB: one kernel row needs 31 kB
+        with pytest.raises(ValueError, match="working_memory"):
+            InterpolatingKernelRegressor().fit(X, y)
+
+
+def test_blocks_follow_the_memory_budget(digits):
+    X, y = digits
+    # s = 40 fits both budgets, so both fits plan the same preconditioner.
+    params = {"random_state": 0, "max_iter": 3, "tol": 0.0, "subsample_size": 40}
+    reference = InterpolatingKernelClassifier(**params)
+    with pytest.warns(ConvergenceWarning):
+        reference.fit(X, y)
+    # 0.05 MiB fits 4 rows of 600 float64 entries (times 2 copies); the batch (and
+    # prediction) then runs in several blocks with the same result.
+    with config_context(working_memory=0.05):
+        small = InterpolatingKernelClassifier(**params, batch_size=reference.batch_size_)
+        with pytest.warns(ConvergenceWarning):
+            small.fit(X, y)
+        blocked_prediction = small.decision_function(X)
+    assert_allclose(small.dual_coef_, reference.dual_coef_, rtol=1e-9, atol=1e-12)
+    assert_allclose(
+        blocked_prediction, reference.decision_function(X), rtol=1e-9, atol=1e-12
+    )
+
+
+def test_float32_precision_keeps_float64_outputs(digits):
+    X, y = digits
+    exact = InterpolatingKernelClassifier(random_state=0).fit(X, y)
+    single = InterpolatingKernelClassifier(precision="float32", random_state=0).fit(X, y)
+    assert single.convergence_curve_[-1] <= 1e-4 * single.convergence_curve_[0]
+    assert single.dual_coef_.dtype == np.float64
+    assert single.decision_function(X).dtype == np.float64
+    assert np.mean(single.predict(X) == exact.predict(X)) == 1.0
+    # Both fits are within their residuals of the targets, so within the sum of the
+    # residuals of each other (triangle inequality, in root-mean-square over X).
+    gap = single.decision_function(X) - exact.decision_function(X)
+    bound = np.sqrt(single.convergence_curve_[-1]) + np.sqrt(exact.convergence_curve_[-1])
+    assert np.sqrt(np.mean(np.sum(gap**2, axis=1))) <= bound
+
+
+def test_sparse_input_matches_dense(grid_problem):
+    X, Y, X_new, gamma = grid_problem
+    dense = InterpolatingKernelRegressor(gamma=gamma, random_state=0).fit(X, Y)
+    sparse = InterpolatingKernelRegressor(gamma=gamma, random_state=0)
+    sparse.fit(sp.csr_matrix(X), Y)
+    assert_allclose(
+        sparse.predict(sp.csr_matrix(X_new)), dense.predict(X_new), rtol=1e-8, atol=1e-10
+    )
+
+
+def test_verbose_prints_one_line_per_epoch(grid_problem, capsys):
+    X, Y, _, gamma = grid_problem
+    model = InterpolatingKernelRegressor(gamma=gamma, verbose=1, random_state=0)
+    model.fit(X, Y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == model.n_iter_
+    assert lines[0].startswith("epoch 1: mean squared residual")
+
+
+def test_pipeline_grid_search_and_cross_val_score():
+    X, y = make_classification(
+        n_samples=240, n_features=6, n_informative=4, n_classes=3, random_state=0
+    )
+    pipe = make_pipeline(StandardScaler(), InterpolatingKernelClassifier(random_state=0))
+    search = GridSearchCV(
+        pipe,
+        {
+            "interpolatingkernelclassifier__gamma": [0.05, 0.2],
+            "interpolatingkernelclassifier__alpha": [0.0, 1.0],
+        },
+        cv=3,
+    ).fit(X, y)
+    assert search.best_score_ > 0.7
+    scores = cross_val_score(
+        make_pipeline(StandardScaler(), InterpolatingKernelRegressor(random_state=0)),
+        X,
+        X[:, 0] - X[:, 1],
+        cv=3,
+    )
+    assert np.all(scores > 0.8)
+
+
+def test_pickle_round_trip(digits):
+    X, y = digits
+    model = InterpolatingKernelClassifier(random_state=0).fit(X, y)
+    restored = pickle.loads(pickle.dumps(model))
+    assert_array_equal(restored.decision_function(X), model.decision_function(X))
+
+
+def test_pandas_input_records_feature_names(digits):
+    X, y = digits
+    frame = pd.DataFrame(X, columns=[f"pixel_{i}" for i in range(X.shape[1])])
+    model = InterpolatingKernelClassifier(random_state=0).fit(frame, pd.Series(y))
+    assert_array_equal(model.feature_names_in_, frame.columns)
+    from_arrays = InterpolatingKernelClassifier(random_state=0).fit(X, y)
+    assert not hasattr(from_arrays, "feature_names_in_")
+    assert_array_equal(model.decision_function(frame), from_arrays.decision_function(X))

@@ -1,0 +1,71 @@
+"""Block kernels against scikit-learn's pairwise kernels and KernelRidge's conventions."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose
+from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS, pairwise_kernels
+
+from sklearn_interp._kernel import kernel_diagonal, make_kernel
+
+# float64 kernels agree with scikit-learn's to rounding of the distance expansion.
+FLOAT64_RTOL = 1e-10
+# float32 blocks carry about 7 significant digits.
+FLOAT32_ATOL = 1e-5
+
+
+@pytest.fixture
+def data():
+    rng = np.random.RandomState(0)
+    # Non-negative, as chi2 kernels require.
+    return rng.uniform(0, 1, size=(30, 4)), rng.uniform(0, 1, size=(7, 4))
+
+
+@pytest.mark.parametrize("name", sorted(PAIRWISE_KERNEL_FUNCTIONS))
+def test_named_kernels_match_pairwise_kernels(name, data):
+    X, Z = data
+    params = {"gamma": 0.7, "degree": 2, "coef0": 0.5}
+    kernel = make_kernel(name, **params)
+    expected = pairwise_kernels(Z, X, metric=name, filter_params=True, **params)
+    assert_allclose(kernel(Z, X), expected, rtol=FLOAT64_RTOL, atol=1e-12)
+
+
+def test_rbf_default_gamma_is_one_over_n_features(data):
+    X, Z = data
+    assert_allclose(
+        make_kernel("rbf")(Z, X), pairwise_kernels(Z, X, metric="rbf"), rtol=1e-12
+    )
+
+
+def test_callable_kernel_gets_kernel_params_and_ignores_gamma(data):
+    X, Z = data
+
+    def scaled_linear(x, y, scale=1.0):
+        return scale * float(np.dot(x, y))
+
+    kernel = make_kernel(scaled_linear, gamma=123.0, kernel_params={"scale": 3.0})
+    assert_allclose(kernel(Z, X), 3.0 * Z @ X.T, rtol=1e-12)
+
+
+def test_float32_blocks(data):
+    X, Z = data
+    block = make_kernel("rbf", gamma=0.5, dtype=np.float32)(Z, X)
+    assert block.dtype == np.float32
+    assert_allclose(
+        block, pairwise_kernels(Z, X, metric="rbf", gamma=0.5), atol=FLOAT32_ATOL
+    )
+
+
+def test_sparse_input_matches_dense(data):
+    X, Z = data
+    kernel = make_kernel("rbf", gamma=0.5)
+    assert_allclose(kernel(sp.csr_matrix(Z), sp.csr_matrix(X)), kernel(Z, X), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["rbf", "polynomial", "linear", "laplacian"])
+def test_kernel_diagonal(name, data):
+    X, _ = data
+    X = np.vstack([X] * 10)  # several diagonal blocks
+    kernel = make_kernel(name, gamma=0.3)
+    expected = np.diag(pairwise_kernels(X, metric=name, gamma=0.3, filter_params=True))
+    assert_allclose(kernel_diagonal(kernel, X), expected, rtol=1e-12)

@@ -1,0 +1,213 @@
+"""The SGD solver against closed forms: the exact interpolant and KernelRidge."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.metrics.pairwise import rbf_kernel
+
+from sklearn_interp._kernel import kernel_diagonal, make_kernel
+from sklearn_interp._solver import MAX_BACKOFFS, mean_squared_residual, sgd_fit
+from sklearn_interp._spectrum import (
+    critical_batch_size,
+    eigenpro_preconditioner,
+    optimal_step_size,
+    subsample_eigenpairs,
+)
+
+GAMMA = 8.0
+# Coefficients of a converged fit (relative residual 1e-24) agree with the closed form
+# to about sqrt(1e-24) times the condition number of K (below 100 here).
+COEF_RTOL = 1e-8
+
+
+@pytest.fixture
+def problem():
+    """A well-conditioned interpolation problem: a jittered 8 x 8 grid, narrow rbf."""
+    rng = np.random.RandomState(0)
+    grid = np.stack(np.meshgrid(np.arange(8), np.arange(8)), axis=-1).reshape(-1, 2)
+    X = 0.5 * grid + rng.uniform(-0.05, 0.05, size=grid.shape)
+    Y = np.column_stack([np.sin(X[:, 0]) + X[:, 1], np.cos(X.sum(axis=1))])
+    K = rbf_kernel(X, gamma=GAMMA)
+    assert np.linalg.cond(K) < 100
+    return X, Y, K
+
+
+def _plain_settings(K, batch_size):
+    n = len(K)
+    beta = np.max(np.diag(K))
+    top = np.linalg.eigvalsh(K / n)[-1]
+    return {"batch_size": batch_size, "step_size": optimal_step_size(batch_size, beta, top)}
+
+
+def _preconditioner(X, q, shift=0.0):
+    kernel = make_kernel("rbf", gamma=GAMMA)
+    eigvals, eigvecs = subsample_eigenpairs(kernel, X, q + 1)
+    return eigenpro_preconditioner(
+        kernel,
+        X,
+        np.arange(len(X)),
+        eigvals,
+        eigvecs,
+        q,
+        kernel_diagonal(kernel, X),
+        len(X),
+        shift,
+    )
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 64])
+def test_plain_sgd_converges_to_the_exact_interpolant(problem, batch_size):
+    X, Y, K = problem
+    result = sgd_fit(
+        X,
+        Y,
+        make_kernel("rbf", gamma=GAMMA),
+        np.random.RandomState(0),
+        **_plain_settings(K, batch_size),
+        max_iter=2000,
+        tol=1e-24,
+    )
+    assert result.converged
+    assert_allclose(result.coef, np.linalg.solve(K, Y), rtol=COEF_RTOL, atol=1e-10)
+
+
+def test_preconditioned_sgd_converges_to_the_same_interpolant(problem):
+    X, Y, K = problem
+    pre = _preconditioner(X, q=5)
+    m_star = critical_batch_size(pre.beta, pre.top_eigenvalue)
+    batch_size = int(m_star)
+    result = sgd_fit(
+        X,
+        Y,
+        make_kernel("rbf", gamma=GAMMA),
+        np.random.RandomState(0),
+        batch_size=batch_size,
+        step_size=optimal_step_size(batch_size, pre.beta, pre.top_eigenvalue),
+        preconditioner=pre,
+        max_iter=2000,
+        tol=1e-24,
+    )
+    assert result.converged
+    assert_allclose(result.coef, np.linalg.solve(K, Y), rtol=COEF_RTOL, atol=1e-10)
+
+
+@pytest.mark.parametrize("preconditioned", [False, True])
+def test_ridge_converges_to_kernel_ridge_solution(problem, preconditioned):
+    X, Y, K = problem
+    n, alpha = len(X), 0.7
+    beta = 1.0 + alpha
+    pre = _preconditioner(X, q=5, shift=alpha / n) if preconditioned else None
+    top = pre.top_eigenvalue if pre else np.linalg.eigvalsh(K / n)[-1] + alpha / n
+    beta = (pre.beta if pre else 1.0) + alpha
+    batch_size = int(critical_batch_size(beta, top))
+    result = sgd_fit(
+        X,
+        Y,
+        make_kernel("rbf", gamma=GAMMA),
+        np.random.RandomState(0),
+        batch_size=batch_size,
+        step_size=optimal_step_size(batch_size, beta, top),
+        alpha=alpha,
+        preconditioner=pre,
+        max_iter=2000,
+        tol=1e-24,
+    )
+    expected = np.linalg.solve(K + alpha * np.eye(n), Y)
+    assert_allclose(result.coef, expected, rtol=COEF_RTOL, atol=1e-10)
+
+
+def test_convergence_curve_starts_at_the_zero_function_and_reaches_tol(problem):
+    X, Y, K = problem
+    result = sgd_fit(
+        X,
+        Y,
+        make_kernel("rbf", gamma=GAMMA),
+        np.random.RandomState(0),
+        **_plain_settings(K, 4),
+        max_iter=500,
+        tol=1e-6,
+    )
+    curve = result.convergence_curve
+    assert curve[0] == pytest.approx(np.mean(np.sum(Y**2, axis=1)))
+    assert len(curve) == result.n_iter + 1
+    assert curve[-1] <= 1e-6 * curve[0] < curve[-2]
+    # The running estimate is an average over the epoch, so it is at least the exact
+    # residual of the final coefficients (the residuals shrink during the epoch).
+    kernel = make_kernel("rbf", gamma=GAMMA)
+    exact = mean_squared_residual(
+        X, Y, kernel, result.coef, result.coef, alpha=0.0, block_rows=13
+    )
+    assert exact == pytest.approx(np.mean(np.sum((K @ result.coef - Y) ** 2, axis=1)))
+    assert exact <= curve[-1]
+
+
+def test_batches_evaluated_in_blocks_give_the_same_iterates(problem):
+    X, Y, K = problem
+    kwargs = {**_plain_settings(K, 20), "max_iter": 5, "tol": 0.0}
+    kernel = make_kernel("rbf", gamma=GAMMA)
+    whole = sgd_fit(X, Y, kernel, np.random.RandomState(3), **kwargs)
+    blocked = sgd_fit(X, Y, kernel, np.random.RandomState(3), block_rows=3, **kwargs)
+    assert_allclose(blocked.coef, whole.coef, rtol=1e-12, atol=1e-14)
+
+
+def test_same_seed_same_coefficients(problem):
+    X, Y, K = problem
+    kernel = make_kernel("rbf", gamma=GAMMA)
+    kwargs = {**_plain_settings(K, 5), "max_iter": 3, "tol": 0.0}
+    first = sgd_fit(X, Y, kernel, np.random.RandomState(7), **kwargs)
+    second = sgd_fit(X, Y, kernel, np.random.RandomState(7), **kwargs)
+    assert_array_equal(first.coef, second.coef)
+
+
+def test_diverging_step_size_backs_off_and_still_converges(problem):
+    X, Y, K = problem
+    settings = _plain_settings(K, 10)
+    result = sgd_fit(
+        X,
+        Y,
+        make_kernel("rbf", gamma=GAMMA),
+        np.random.RandomState(0),
+        batch_size=10,
+        step_size=50 * settings["step_size"],
+        max_iter=500,
+        tol=1e-12,
+    )
+    assert result.n_backoffs >= 1
+    assert result.converged
+    assert np.all(np.isfinite(result.convergence_curve))
+    assert_allclose(result.coef, np.linalg.solve(K, Y), rtol=1e-4, atol=1e-6)
+
+
+def test_hopeless_step_size_gives_up_with_finite_coefficients(problem):
+    X, Y, _ = problem
+    result = sgd_fit(
+        X,
+        Y,
+        make_kernel("rbf", gamma=GAMMA),
+        np.random.RandomState(0),
+        batch_size=10,
+        step_size=1e12,
+        max_iter=200,
+        tol=1e-12,
+    )
+    assert not result.converged
+    assert result.n_backoffs == MAX_BACKOFFS + 1
+    assert np.all(np.isfinite(result.coef))
+    # The coefficients returned are the last good ones: the zero function here.
+    assert result.convergence_curve[-1] <= result.convergence_curve[0]
+
+
+def test_float32_blocks_converge_close_to_float64(problem):
+    X, Y, K = problem
+    result = sgd_fit(
+        X.astype(np.float32),
+        Y,
+        make_kernel("rbf", gamma=GAMMA, dtype=np.float32),
+        np.random.RandomState(0),
+        **_plain_settings(K, 10),
+        max_iter=500,
+        tol=1e-10,
+        compute_dtype=np.float32,
+    )
+    assert result.coef.dtype == np.float64
+    assert_allclose(K @ result.coef, Y, atol=1e-4)

@@ -1,0 +1,141 @@
+"""Closed-form rules of Ma, Bassily and Belkin (2018) and the EigenPro preconditioner."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.metrics.pairwise import rbf_kernel
+
+from sklearn_interp._kernel import kernel_diagonal, make_kernel
+from sklearn_interp._spectrum import (
+    EIGENVALUE_RATIO_POWER,
+    SATURATION_DAMPING,
+    choose_n_components,
+    critical_batch_size,
+    damped_top_eigenvalue,
+    eigenpro_preconditioner,
+    optimal_step_size,
+    subsample_eigenpairs,
+)
+
+
+def test_critical_batch_size_formula():
+    # m* = beta / lambda_1 + 1, not lambda_1 / beta.
+    assert critical_batch_size(2.0, 0.5) == 5.0
+    # lambda_1 <= beta always, so m* >= 2 with lambda_1 = beta the extreme case.
+    assert critical_batch_size(1.0, 1.0) == 2.0
+
+
+@pytest.mark.parametrize("beta", [0.5, 1.0, 3.0])
+def test_step_size_for_single_point_is_kaczmarz(beta):
+    assert optimal_step_size(1, beta, 0.1 * beta) == pytest.approx(1.0 / beta)
+
+
+def test_step_size_linear_regime():
+    beta, top = 2.0, 0.1  # m* = 21
+    for m in [1, 5, 20, 21]:
+        assert optimal_step_size(m, beta, top) == pytest.approx(m / beta)
+
+
+def test_step_size_saturation_regime():
+    beta, top = 2.0, 0.1  # m* = 21
+    for m in [22, 50, 1000]:
+        expected = SATURATION_DAMPING * 2 * m / (beta + (m - 1) * top)
+        assert optimal_step_size(m, beta, top) == pytest.approx(expected)
+
+
+def test_step_size_is_continuous_at_the_critical_batch_size():
+    beta, top = 1.0, 0.25  # m* = 5 exactly
+    m_star = critical_batch_size(beta, top)
+    assert optimal_step_size(m_star, beta, top) == pytest.approx(m_star / beta)
+    undamped_saturation = 2 * m_star / (beta + (m_star - 1) * top)
+    assert undamped_saturation == pytest.approx(m_star / beta)
+    just_above = optimal_step_size(m_star + 1e-9, beta, top)
+    assert just_above == pytest.approx(SATURATION_DAMPING * m_star / beta)
+
+
+def test_step_size_saturates_towards_full_gradient_step():
+    # For m >> m*, eta -> 2 / lambda_1 (damped): one step is worth one GD step.
+    beta, top = 1.0, 0.01
+    assert optimal_step_size(10**9, beta, top) == pytest.approx(
+        SATURATION_DAMPING * 2 / top, rel=1e-6
+    )
+
+
+def test_subsample_eigenpairs_match_eigvalsh_when_subsample_is_data():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 3))
+    kernel = make_kernel("rbf", gamma=0.5)
+    eigvals, eigvecs = subsample_eigenpairs(kernel, X, 10)
+    expected = np.linalg.eigvalsh(rbf_kernel(X, gamma=0.5) / 60)[::-1][:10]
+    assert_allclose(eigvals, expected, rtol=1e-10)
+    gram = rbf_kernel(X, gamma=0.5) / 60
+    assert_allclose(gram @ eigvecs, eigvecs * eigvals, atol=1e-10)
+
+
+def test_damped_top_eigenvalue():
+    eigvals = np.array([1.0, 0.1, 0.01])
+    assert damped_top_eigenvalue(eigvals, 0) == 1.0
+    p = EIGENVALUE_RATIO_POWER
+    assert damped_top_eigenvalue(eigvals, 2) == pytest.approx(0.01**p)
+    assert damped_top_eigenvalue(eigvals, 2, shift=0.5) == pytest.approx(
+        1.5 * (0.51 / 1.5) ** p
+    )
+
+
+def test_choose_n_components_stops_at_resolution_floor():
+    eigvals = np.array([1.0, 0.5, 0.1, 0.02, 0.0])
+    assert choose_n_components(eigvals, 0.05) == 2
+    assert choose_n_components(eigvals, 0.0) == 3  # a zero tail is never trusted
+    assert choose_n_components(eigvals, 2.0) == 0
+    assert choose_n_components(eigvals[:4], 0.0) == 3
+
+
+def _full_problem(n=80, gamma=0.5, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, 2))
+    kernel = make_kernel("rbf", gamma=gamma)
+    return X, kernel, rbf_kernel(X, gamma=gamma)
+
+
+def test_preconditioner_on_full_subsample_flattens_the_spectrum():
+    """With S = all points, P(K + alpha I)/n has the damped spectrum of the docstring."""
+    X, kernel, K = _full_problem()
+    n, q, alpha = len(X), 6, 0.3
+    eigvals, eigvecs = subsample_eigenpairs(kernel, X, q + 1)
+    shift = alpha / n
+    pre = eigenpro_preconditioner(
+        kernel,
+        X,
+        np.arange(n),
+        eigvals,
+        eigvecs,
+        q,
+        kernel_diagonal(kernel, X),
+        16,
+        shift,
+    )
+    # P g = g - (1/s) U diag(scale) U^T K g in coefficient space.
+    U = pre.eigvecs
+    P = np.eye(n) - U @ np.diag(pre.scale) @ U.T @ K / n
+    spectrum = np.sort(np.linalg.eigvals(P @ (K + alpha * np.eye(n)) / n).real)[::-1]
+    assert spectrum[0] == pytest.approx(pre.top_eigenvalue, rel=1e-8)
+    assert spectrum[0] < eigvals[q - 1]  # the top q directions are gone
+    # The directions not flattened keep their eigenvalues lambda_i + alpha / n.
+    full = np.linalg.eigvalsh(K / n)[::-1]
+    assert_allclose(np.sort(spectrum)[::-1][q : q + 5], full[q : q + 5] + shift, rtol=1e-8)
+
+
+def test_preconditioned_beta_matches_its_formula_over_all_points():
+    X, kernel, K = _full_problem(n=120)
+    s, q = 40, 5
+    subsample = np.random.RandomState(1).choice(len(X), s, replace=False)
+    eigvals, eigvecs = subsample_eigenpairs(kernel, X[subsample], q + 1)
+    pre = eigenpro_preconditioner(
+        kernel, X, subsample, eigvals, eigvecs, q, kernel_diagonal(kernel, X), 7
+    )
+    e = K[:, subsample] @ eigvecs[:, :q] / np.sqrt(s * eigvals[:q])
+    ratio = (eigvals[q] / eigvals[:q]) ** EIGENVALUE_RATIO_POWER
+    expected = np.max(np.diag(K) - (e**2) @ (1 - ratio))
+    assert pre.beta == pytest.approx(expected, rel=1e-10)
+    # Over the subsample alone it would be smaller: that is why all points are scanned.
+    assert np.max((np.diag(K) - (e**2) @ (1 - ratio))[subsample]) <= pre.beta
