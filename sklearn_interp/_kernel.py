@@ -42,46 +42,100 @@ def make_kernel(
 
     Returns
     -------
-    block_kernel : callable
+    block_kernel : BlockKernel
         ``block_kernel(A, B)`` with ``A`` and ``B`` 2-D arrays (or CSR matrices) of the
-        same number of features, returning a C-contiguous array of ``dtype``.
+        same number of features, returning a C-contiguous array of ``dtype``;
+        ``block_kernel.rows_against(B)`` returns ``A -> block_kernel(A, B)`` with the work
+        that depends on B alone done once.
     """
-    dtype = np.dtype(dtype)
     if callable(kernel):
         params = dict(kernel_params or {})
     else:
         params = {"gamma": gamma, "degree": degree, "coef0": coef0}
-
-    def block_kernel(A, B):
-        if kernel == "rbf" and not (sp.issparse(A) or sp.issparse(B)):
-            return _rbf_block(A, B, gamma, dtype)
-        block = pairwise_kernels(
-            A, B, metric=kernel, filter_params=not callable(kernel), **params
-        )
-        return np.ascontiguousarray(block, dtype=dtype)
-
-    return block_kernel
+    return BlockKernel(kernel, params, np.dtype(dtype))
 
 
-def _rbf_block(A, B, gamma, dtype):
-    """exp(-gamma ||a - b||^2) on dense rows, in place: one block-sized temporary.
+class BlockKernel:
+    """A kernel evaluated block by block, in one precision.
 
-    ``pairwise_kernels`` allocates about three arrays of the block's size; an SGD epoch
-    computes n^2 kernel entries, so the block's memory traffic matters.
+    Parameters
+    ----------
+    kernel : str or callable
+        As in :func:`make_kernel`.
+    params : dict
+        Keyword arguments for ``pairwise_kernels``.
+    dtype : numpy.dtype
+        Precision of the blocks.
     """
-    if gamma is None:
-        gamma = 1.0 / A.shape[1]  # scikit-learn's rbf default
-    A = np.asarray(A, dtype=dtype)
-    B = np.asarray(B, dtype=dtype)
-    block = A @ B.T
-    # ||a - b||^2 = ||a||^2 + ||b||^2 - 2 a.b; clipped at 0 against cancellation.
-    block *= -2.0
-    block += row_norms(A, squared=True).astype(dtype, copy=False)[:, np.newaxis]
-    block += row_norms(B, squared=True).astype(dtype, copy=False)[np.newaxis, :]
-    np.maximum(block, 0.0, out=block)
-    block *= -gamma
-    np.exp(block, out=block)
-    return block
+
+    def __init__(self, kernel, params, dtype):
+        self.kernel = kernel
+        self.params = params
+        self.dtype = dtype
+
+    def __call__(self, A, B):
+        return self.rows_against(B)(A)
+
+    def rows_against(self, B):
+        """Return ``A -> k(A, B)``, doing the work that depends on B alone once."""
+        if self.kernel == "rbf" and not sp.issparse(B):
+            return _RBFRows(B, self.params["gamma"], self.dtype, self._generic)
+        return lambda A: self._generic(A, B)
+
+    def _generic(self, A, B):
+        block = pairwise_kernels(
+            A,
+            B,
+            metric=self.kernel,
+            filter_params=not callable(self.kernel),
+            **self.params,
+        )
+        return np.ascontiguousarray(block, dtype=self.dtype)
+
+
+class _RBFRows:
+    """exp(-gamma ||a - b||^2) against fixed dense rows B: one matrix product and one exp.
+
+    With the rows centred on B's mean (the kernel is translation invariant, and centring
+    keeps the norms, hence the cancellation below, small), the exponent
+    ``2 gamma a.b - gamma ||a||^2 - gamma ||b||^2`` is the product of ``[a, -gamma ||a||^2,
+    1]`` and ``[2 gamma b, 1, -gamma ||b||^2]``: the additions ride in the matrix product
+    and the only elementwise pass left is the exp.
+    """
+
+    def __init__(self, B, gamma, dtype, fallback):
+        B = np.asarray(B)
+        self.gamma = 1.0 / B.shape[1] if gamma is None else gamma  # scikit-learn's default
+        self.dtype = dtype
+        self.B = B
+        self.fallback = fallback
+        self.center = B.mean(axis=0, dtype=np.float64)
+        centred = B - self.center
+        self.right = np.empty((B.shape[0], B.shape[1] + 2), dtype=dtype)
+        self.right[:, :-2] = 2.0 * self.gamma * centred
+        self.right[:, -2] = 1.0
+        self.right[:, -1] = -self.gamma * row_norms(centred, squared=True)
+
+    def __call__(self, A):
+        if sp.issparse(A):
+            return self.fallback(A, self.B)
+        centred = np.asarray(A) - self.center
+        left = np.empty((A.shape[0], A.shape[1] + 2), dtype=self.dtype)
+        left[:, :-2] = centred
+        left[:, -2] = -self.gamma * row_norms(centred, squared=True)
+        left[:, -1] = 1.0
+        block = left @ self.right.T
+        # Rounding can leave an exponent a few ulps above 0 (a kernel value a few ulps
+        # above 1); harmless, and cheaper than a clipping pass over the block.
+        np.exp(block, out=block)
+        return block
+
+
+def rows_against(kernel, B):
+    """``A -> kernel(A, B)`` for any block kernel, prepared once when it can be."""
+    if isinstance(kernel, BlockKernel):
+        return kernel.rows_against(B)
+    return lambda A: kernel(A, B)
 
 
 def kernel_diagonal(kernel, X):

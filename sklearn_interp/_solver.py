@@ -19,9 +19,13 @@ Only blocks of at most ``block_rows x n`` kernel entries exist at any time.
 """
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from sklearn.utils import Bunch, gen_batches
+from sklearn.utils import Bunch, gen_batches, gen_even_slices
+from threadpoolctl import ThreadpoolController
+
+from ._kernel import rows_against
 
 # A finished epoch whose mean squared residual exceeds the best one seen by this factor
 # counts as diverging: a healthy run's residual, averaged over an epoch, does not rise by
@@ -39,6 +43,11 @@ STEP_SIZE_BACKOFF = 0.5
 
 # After this many back-offs (the step is then about 1e-6 of the first) the fit gives up.
 MAX_BACKOFFS = 20
+
+
+# Blocks with fewer kernel entries than this are computed by one thread: below it the
+# threads' hand-off costs more than it saves.
+PARALLEL_MIN_ENTRIES = 2**16
 
 
 def sgd_fit(
@@ -87,6 +96,11 @@ def sgd_fit(
     compute_dtype : dtype
         Precision of the kernel blocks and their products; coefficients and errors
         are kept in float64.
+
+        Each block of kernel rows is split into one piece per BLAS thread; a thread
+        computes its piece's kernel rows, the exp, the residuals and the subsample
+        projection with single-threaded BLAS, so that every pass over the block, the
+        elementwise ones too, runs on all cores.
     verbose : int
         Print one line per epoch when > 0.
 
@@ -103,6 +117,19 @@ def sgd_fit(
     """
     n_samples, n_outputs = Y.shape
     block_rows = batch_size if block_rows is None else block_rows
+    n_subsample = 0
+    if preconditioner is not None:
+        # Put the subsample first: K(X_B, X_S) is then the leading columns of every
+        # block, read in place.
+        n_subsample = len(preconditioner.subsample)
+        order = np.concatenate(
+            [
+                preconditioner.subsample,
+                np.setdiff1d(np.arange(n_samples), preconditioner.subsample),
+            ]
+        )
+        X, Y = X[order], Y[order]
+
     coef = np.zeros((n_samples, n_outputs))
     # The compute-precision mirror of coef that the kernel blocks multiply.
     coef_compute = np.zeros((n_samples, n_outputs), dtype=compute_dtype)
@@ -113,52 +140,68 @@ def sgd_fit(
     n_backoffs = 0
     converged = curve[0] <= target
 
-    for epoch in range(1, max_iter + 1):
-        if converged:
-            break
-        start = time.perf_counter()
-        error = _run_epoch(
-            X,
-            Y,
-            kernel,
-            rng,
-            coef,
-            coef_compute,
-            batch_size=batch_size,
-            step_size=step_size,
+    controller = ThreadpoolController()
+    n_threads = max(
+        [lib["num_threads"] for lib in controller.info() if lib["user_api"] == "blas"],
+        default=1,
+    )
+    with (
+        controller.limit(limits=1, user_api="blas"),
+        ThreadPoolExecutor(max_workers=n_threads) as pool,
+    ):
+        evaluator = _Evaluator(
+            kernel_rows=rows_against(kernel, X),  # X's share of the kernel done once
+            X=X,
+            Y=Y,
+            coef=coef,
+            coef_compute=coef_compute,
             alpha=alpha,
-            preconditioner=preconditioner,
+            n_subsample=n_subsample,
             block_rows=block_rows,
-            blowup_threshold=BATCH_BLOWUP_FACTOR * n_samples * best_error,
+            pool=pool,
+            n_threads=n_threads,
         )
-        diverged = not np.isfinite(error) or error > ERROR_RISE_FACTOR * best_error
-        if diverged:
-            coef[...] = good_coef
-            coef_compute[...] = good_coef
-            step_size *= STEP_SIZE_BACKOFF
-            n_backoffs += 1
-            # The curve's values are averages over epochs while the coefficients moved;
-            # the restored ones get their exact residual (one pass, only on this rare
-            # path), so the next epoch is judged against what it starts from.
-            error = best_error = mean_squared_residual(
-                X, Y, kernel, coef, coef_compute, alpha=alpha, block_rows=block_rows
+        for epoch in range(1, max_iter + 1):
+            if converged:
+                break
+            start = time.perf_counter()
+            error = _run_epoch(
+                evaluator,
+                rng,
+                batch_size=batch_size,
+                step_size=step_size,
+                preconditioner=preconditioner,
+                blowup_threshold=BATCH_BLOWUP_FACTOR * n_samples * best_error,
             )
-        else:
-            best_error = min(best_error, error)
-            good_coef[...] = coef
-        curve.append(error)
-        converged = error <= target
-        if verbose:
-            note = " (diverged: step size halved, last good coefficients restored)"
-            print(
-                f"epoch {epoch}: mean squared residual {error:.6g} "
-                f"(relative {error / curve[0] if curve[0] else 0.0:.3g}), "
-                f"step size {step_size:.6g}{note if diverged else ''}, "
-                f"{time.perf_counter() - start:.3g} s"
-            )
-        if n_backoffs > MAX_BACKOFFS:
-            break
+            diverged = not np.isfinite(error) or error > ERROR_RISE_FACTOR * best_error
+            if diverged:
+                coef[...] = good_coef
+                coef_compute[...] = good_coef
+                step_size *= STEP_SIZE_BACKOFF
+                n_backoffs += 1
+                # The curve's values are averages over epochs while the coefficients
+                # moved; the restored ones get their exact residual (one pass, only on
+                # this rare path), so the next epoch is judged against what it starts
+                # from.
+                error = best_error = evaluator.mean_squared_residual()
+            else:
+                best_error = min(best_error, error)
+                good_coef[...] = coef
+            curve.append(error)
+            converged = error <= target
+            if verbose:
+                note = " (diverged: step size halved, last good coefficients restored)"
+                print(
+                    f"epoch {epoch}: mean squared residual {error:.6g} "
+                    f"(relative {error / curve[0] if curve[0] else 0.0:.3g}), "
+                    f"step size {step_size:.6g}{note if diverged else ''}, "
+                    f"{time.perf_counter() - start:.3g} s"
+                )
+            if n_backoffs > MAX_BACKOFFS:
+                break
 
+    if n_subsample:
+        coef[order] = coef.copy()
     return Bunch(
         coef=coef,
         convergence_curve=np.asarray(curve),
@@ -169,27 +212,14 @@ def sgd_fit(
     )
 
 
-def _run_epoch(
-    X,
-    Y,
-    kernel,
-    rng,
-    coef,
-    coef_compute,
-    *,
-    batch_size,
-    step_size,
-    alpha,
-    preconditioner,
-    block_rows,
-    blowup_threshold,
-):
-    """One pass over the data in random batches; updates coef in place.
+def _run_epoch(evaluator, rng, *, batch_size, step_size, preconditioner, blowup_threshold):
+    """One pass over the data in random batches; updates the coefficients in place.
 
     Returns the mean squared (ridge-shifted) residual measured before each batch's
     update, or inf as soon as one batch blows up.
     """
-    n_samples = X.shape[0]
+    coef, coef_compute = evaluator.coef, evaluator.coef_compute
+    n_samples = coef.shape[0]
     order = rng.permutation(n_samples)
     squared_error = 0.0
     # Every batch scales its residuals by eta / m, the short last one too: the optimal
@@ -197,68 +227,97 @@ def _run_epoch(
     scale = step_size / batch_size
     for batch in gen_batches(n_samples, batch_size):
         batch = order[batch]
-        residual, correction, batch_error = _batch_residual(
-            X,
-            Y,
-            kernel,
-            coef,
-            coef_compute,
-            batch,
-            alpha=alpha,
-            preconditioner=preconditioner,
-            block_rows=block_rows,
-        )
+        residual, projected = evaluator.residuals(batch)
+        batch_error = float(np.einsum("ij,ij->", residual, residual))
         if not batch_error <= blowup_threshold:  # also catches NaN
             return np.inf
         squared_error += batch_error
         coef[batch] -= scale * residual
         coef_compute[batch] = coef[batch]
-        if correction is not None:
-            subsample = preconditioner.subsample
-            coef[subsample] += scale * correction
-            coef_compute[subsample] = coef[subsample]
+        if preconditioner is not None:
+            # alpha_S += (eta / m) (1 / s) U diag(scale) U^T K(X_S, X_B) g
+            U = preconditioner.eigvecs
+            correction = U @ (preconditioner.scale[:, np.newaxis] * (U.T @ projected))
+            s = evaluator.n_subsample
+            coef[:s] += (scale / s) * correction
+            coef_compute[:s] = coef[:s]
     return squared_error / n_samples
 
 
-def _batch_residual(
-    X, Y, kernel, coef, coef_compute, batch, *, alpha, preconditioner, block_rows
-):
-    """Residual g of a batch, its EigenPro correction, and its squared norm.
+class _Evaluator:
+    """Residuals of rows of the training set, in blocks, on all cores.
 
-    The batch is evaluated in blocks of at most ``block_rows`` kernel rows, all against
-    the coefficients as they stood before the batch.
+    ``residuals(index)`` returns ``K[index, :] coef + alpha coef[index] - Y[index]`` and,
+    when there is a subsample (the first ``n_subsample`` points), its projection
+    ``K[:n_subsample, index] @ residual``. Blocks of at most ``block_rows`` rows are
+    split into one piece per thread; results are combined in a fixed order, so they do
+    not depend on thread timing.
     """
-    residual = np.empty((len(batch), Y.shape[1]))
-    projected = None
-    if preconditioner is not None:
-        projected = np.zeros((len(preconditioner.subsample), Y.shape[1]))
-    for rows in gen_batches(len(batch), block_rows):
-        block_index = batch[rows]
-        block = kernel(X[block_index], X)
-        residual[rows] = block @ coef_compute
-        residual[rows] -= Y[block_index]
-        if alpha:
-            residual[rows] += alpha * coef[block_index]
-        if preconditioner is not None:
-            # K(X_S, X_B) g, read off the block already computed (S is part of X).
-            block_subsample = block[:, preconditioner.subsample]
-            projected += block_subsample.T.astype(np.float64) @ residual[rows]
-    batch_error = float(np.einsum("ij,ij->", residual, residual))
-    correction = None
-    if preconditioner is not None:
-        U = preconditioner.eigvecs
-        correction = U @ (preconditioner.scale[:, np.newaxis] * (U.T @ projected))
-        correction /= len(preconditioner.subsample)
-    return residual, correction, batch_error
 
+    def __init__(
+        self,
+        *,
+        kernel_rows,
+        X,
+        Y,
+        coef,
+        coef_compute,
+        alpha,
+        n_subsample,
+        block_rows,
+        pool,
+        n_threads,
+    ):
+        self.kernel_rows = kernel_rows
+        self.X = X
+        self.Y = Y
+        self.coef = coef
+        self.coef_compute = coef_compute
+        self.alpha = alpha
+        self.n_subsample = n_subsample
+        self.block_rows = block_rows
+        self.pool = pool
+        self.n_threads = n_threads
 
-def mean_squared_residual(X, Y, kernel, coef, coef_compute, *, alpha, block_rows):
-    """Exact ``(1/n) sum_i ||K[i, :] coef + alpha coef_i - y_i||^2``, in blocks.
+    def residuals(self, index, project=True):
+        project = project and self.n_subsample > 0
+        residual = np.empty((len(index), self.Y.shape[1]))
+        projected = np.zeros((self.n_subsample, self.Y.shape[1]))
 
-    The quantity ``convergence_curve`` estimates: the training error when alpha = 0.
-    """
-    squared_error = 0.0
-    for rows in gen_batches(X.shape[0], block_rows):
-        residual = kernel(X[rows], X) @ coef_compute - Y[rows] + alpha * coef[rows]
-        squared_error += float(np.einsum("ij,ij->", residual, residual))
-    return squared_error / X.shape[0]
+        def piece(rows):
+            rows_index = index[rows]
+            block = self.kernel_rows(self.X[rows_index])
+            piece_residual = block @ self.coef_compute - self.Y[rows_index]
+            if self.alpha:
+                piece_residual += self.alpha * self.coef[rows_index]
+            residual[rows] = piece_residual
+            if project:
+                # K(X_S, X_B) g: the block's leading columns, in the compute precision.
+                return block[:, : self.n_subsample].T @ piece_residual.astype(block.dtype)
+            return None
+
+        n_samples = self.X.shape[0]
+        for block in gen_batches(len(index), self.block_rows):
+            size = block.stop - block.start
+            n_pieces = self.n_threads if size * n_samples >= PARALLEL_MIN_ENTRIES else 1
+            pieces = [
+                slice(block.start + part.start, block.start + part.stop)
+                for part in gen_even_slices(size, n_pieces)
+            ]
+            mapped = self.pool.map(piece, pieces) if n_pieces > 1 else map(piece, pieces)
+            for piece_projection in mapped:
+                if piece_projection is not None:
+                    projected += piece_projection
+        return residual, projected
+
+    def mean_squared_residual(self):
+        """Exact ``(1/n) sum_i ||K[i, :] coef + alpha coef_i - y_i||^2``.
+
+        The quantity the convergence curve estimates: the training error when alpha = 0.
+        """
+        squared_error = 0.0
+        n_samples = self.X.shape[0]
+        for rows in gen_batches(n_samples, self.block_rows):
+            residual, _ = self.residuals(np.arange(rows.start, rows.stop), project=False)
+            squared_error += float(np.einsum("ij,ij->", residual, residual))
+        return squared_error / n_samples

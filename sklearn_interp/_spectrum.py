@@ -27,6 +27,8 @@ import numpy as np
 import scipy.linalg
 from sklearn.utils import Bunch, gen_batches
 
+from ._kernel import rows_against
+
 # The saturation-regime step 2m / (beta + (m - 1) lambda_1) sits on the stability edge
 # (1.5 times it diverges); DESIGN.md asks for a damping of 0.99 or less.
 SATURATION_DAMPING = 0.99
@@ -249,10 +251,11 @@ def eigenpro_preconditioner(
     ratios = (eigvals[q] + shift) / (eigvals[:q] + shift)
     scale = (1.0 - ratios**EIGENVALUE_RATIO_POWER) / eigvals[:q]
     U = eigvecs[:, :q]
-    X_subsample = X[subsample]
+    against_subsample = rows_against(kernel, X[subsample])
+    U_compute = U.astype(X.dtype, copy=False)
     beta = 0.0
     for rows in gen_batches(X.shape[0], block_rows):
-        projections = kernel(X[rows], X_subsample) @ U.astype(X.dtype, copy=False)
+        projections = against_subsample(X[rows]) @ U_compute
         reduced = diagonal[rows] - (projections.astype(np.float64) ** 2 @ scale) / s
         beta = max(beta, float(reduced.max()))
     return Bunch(
