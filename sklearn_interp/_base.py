@@ -59,9 +59,11 @@ kernel : str or callable, default="rbf"
     n_components : int or "auto", default="auto"
         q, the number of top eigen-directions of the kernel operator flattened by the
         EigenPro preconditioner [2]_. 0 switches preconditioning off (plain SGD of
-        [1]_). "auto" takes the smallest q whose m* reaches the largest useful batch
-        (bounded by n_samples, the memory budget and ``subsample_size / 5``).
-        Capped at ``subsample_size - 1``.
+        [1]_). "auto" takes the largest q whose tail eigenvalue lambda_{q+1} the
+        subsample resolves: at least ``0.1 beta / s`` (above rounding when the
+        subsample is the whole training set), at least ``alpha / n``, and q <= 512.
+        Each flattened direction lowers beta_P and raises m*, and so speeds up every
+        epoch. Capped at ``subsample_size - 1`` and by the memory budget.
 
     subsample_size : int or "auto", default="auto"
         s, the number of training points whose kernel matrix estimates the spectrum
@@ -314,12 +316,12 @@ class BaseInterpolatingKernel(BaseEstimator):
         X = validate_data(
             self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
         )
-        kernel = self._kernel()
+        kernel_rows = self._kernel().rows_against(self.X_fit_)  # X_fit_'s share once
         coef = self.dual_coef_.reshape(self.X_fit_.shape[0], -1)
         out = np.empty((X.shape[0], coef.shape[1]))
         rows_per_block = kernel_block_rows(
             self.X_fit_.shape[0], np.dtype(np.float64).itemsize, memory_budget()
         )
         for rows in gen_batches(X.shape[0], rows_per_block):
-            out[rows] = kernel(X[rows], self.X_fit_) @ coef
+            out[rows] = kernel_rows(X[rows]) @ coef
         return out

@@ -22,17 +22,17 @@ from ._spectrum import (
     subsample_eigenpairs,
 )
 
-# Automatic subsample size s (EigenPro 2.0 uses 2000 below 100k points): its eigenvalues
-# resolve m* up to s / RESOLUTION_FACTOR = 400, and K_SS with its eigendecomposition costs
-# about 100 MB and a second on two cores.
+# Automatic subsample size s (EigenPro 2.0 uses 2000 below 100k points): K_SS with its
+# eigendecomposition costs about 100 MB and half a second on two cores.
 DEFAULT_SUBSAMPLE_SIZE = 2000
 
 # Margin of the smallest trusted eigenvalue above rounding (see numerical_floor); float32
 # fits on digits converge without back-offs at this margin and stall at 100 times it.
 NUMERICAL_FLOOR_FACTOR = 10.0
 
-# Arrays of one kernel block's size alive at once: the block itself and the gather of its
-# subsample columns or the product's temporary.
+# Arrays of one kernel block's size alive at once: the rbf path keeps only the block
+# (its exp runs in place); scikit-learn's pairwise_kernels, used for the other kernels,
+# holds a distance matrix and the kernel matrix.
 KERNEL_BLOCK_COPIES = 2
 
 # Arrays of size s x s alive while the subsample is eigendecomposed: K_SS, its symmetrized
@@ -120,10 +120,12 @@ def plan_fit(
 
     s = _subsample_size(subsample_size, n_samples, budget)
     subsample = rng.choice(n_samples, size=s, replace=False)
-    if n_components == "auto":
-        n_eigenpairs = min(s, MAX_AUTO_COMPONENTS + 1)
-    else:
-        n_eigenpairs = min(s, n_components + 1)
+    # The eigenvectors (s x (q + 1) float64) must fit the budget too.
+    n_eigenpairs = min(
+        s,
+        MAX_AUTO_COMPONENTS + 1 if n_components == "auto" else n_components + 1,
+        max(1, int(budget // (8 * s))),
+    )
     eigvals, eigvecs = subsample_eigenpairs(
         spectrum_kernel or kernel, X[subsample], n_eigenpairs
     )
