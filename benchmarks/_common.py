@@ -139,9 +139,45 @@ def machine_markdown(info):
     return "\n".join(f"- {key}: {value}" for key, value in info.items())
 
 
+def markdown_to_rst(markdown):
+    """The small markdown subset the scripts write (headings, pipe tables, bullets,
+    paragraphs, inline code) as reStructuredText, for the documentation to include."""
+    out, table = [], []
+
+    def flush_table():
+        if not table:
+            return
+        rows = [
+            [cell.strip().replace("**", "") for cell in line.strip("|").split("|")]
+            for line in table
+            if not set(line.replace("|", "").strip()) <= set("-: ")
+        ]
+        out.extend([".. list-table::", "   :header-rows: 1", ""])
+        for row in rows:
+            out.append("   * - " + (row[0] or " "))
+            out.extend(f"     - {cell or ' '}" for cell in row[1:])
+        out.append("")
+        table.clear()
+
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        flush_table()
+        if line.startswith("#"):
+            level, title = len(line) - len(line.lstrip("#")), line.lstrip("#").strip()
+            out.extend([title, "=-~^"[min(level, 4) - 1] * len(title), ""])
+        else:
+            out.append(line.replace("`", "``"))
+    flush_table()
+    return "\n".join(out) + "\n"
+
+
 def write_results(name, markdown, data):
+    """Write results/NAME.md (for reading), NAME.rst (for the docs) and NAME.json."""
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.md").write_text(markdown)
+    (RESULTS / f"{name}.rst").write_text(markdown_to_rst(markdown))
     (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2, default=float))
 
 

@@ -26,8 +26,8 @@ RANDOM_STATE = 0
 def _describe(model, out):
     """Print what fit estimated and chose, and the convergence curve."""
     plain_m_star = critical_batch_size(model.beta_, model.top_eigenvalue_)
-    print(f"  estimated lambda_1 of K/n      {model.top_eigenvalue_:.4g}", file=out)
-    print(f"  beta = max k(x, x)             {model.beta_:.4g}", file=out)
+    print(f"  lambda_1 of (K + alpha I)/n    {model.top_eigenvalue_:.4g}", file=out)
+    print(f"  beta = max k(x, x) + alpha     {model.beta_:.4g}", file=out)
     print(f"  m* without preconditioner      {plain_m_star:.4g}", file=out)
     print(
         f"  EigenPro: q = {model.n_components_}, s = {model.subsample_size_}, "

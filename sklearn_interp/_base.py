@@ -109,7 +109,7 @@ critical_batch_size_ : float
         of ``K_SS / s`` on the subsample, plus ``alpha / n``, and at least beta / n.
         The plain SGD critical batch size is ``beta_ / top_eigenvalue_ + 1``.
 
-    eigenvalues_ : ndarray of shape (n_components_ + 1,) or more
+    eigenvalues_ : ndarray of shape (q + 1,) or more
         Top eigenvalues of ``K_SS / s`` in decreasing order (estimates of those of K/n).
 
     preconditioned_beta_ : float
@@ -118,16 +118,19 @@ critical_batch_size_ : float
 
     preconditioned_top_eigenvalue_ : float
         Estimated top eigenvalue lambda_P of the operator iterated, divided by n:
-        ``lambda_1^0.05 lambda_{q+1}^0.95 + alpha / n`` (the damped EigenPro ratio), or
-        ``top_eigenvalue_`` when q = 0.
+        ``mu_1^0.05 mu_{q+1}^0.95`` with ``mu_i = lambda_i + alpha / n`` (the damped
+        EigenPro ratio of the subsample eigenvalues), at least
+        ``(beta_P + alpha) / n``; ``top_eigenvalue_`` when q = 0.
 
     n_components_ : int
-        q, the number of eigen-directions flattened (0: plain SGD).
+        q, the number of eigen-directions flattened (0: plain SGD). A user's
+        ``n_components`` is lowered to the number of subsample eigenvalues above
+        rounding (and to 0 for a kernel that leaves no positive beta_P).
 
     subsample_size_ : int
         s, the subsample size used for the spectrum.
 
-    convergence_curve_ : ndarray of shape (n_iter_ + 1,)
+    convergence_curve_ : ndarray of shape (n_epochs + 1,)
         Mean squared residual of the linear system the fit solves,
         ``(1/n) sum_i ||f(x_i) + alpha dual_coef_[i] - y_i||^2``: the training error
         when ``alpha=0`` (on the -1/+1 encoded targets for the classifier). Index 0 is
@@ -156,7 +159,7 @@ critical_batch_size_ : float
     n_features_in_ : int
         Number of features seen during fit.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Names of features seen during fit, when X has feature names that are all
         strings.
 """

@@ -97,6 +97,15 @@ class InterpolatingKernelRegressor(
         -------
         self : object
             Fitted estimator.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_interp import InterpolatingKernelRegressor
+        >>> X = np.linspace(0, 1, 30).reshape(-1, 1)
+        >>> model = InterpolatingKernelRegressor(gamma=50.0, random_state=0)
+        >>> model.fit(X, np.sin(6 * X).ravel()).n_iter_ <= model.max_iter
+        True
         """
         X, y = validate_data(
             self,
@@ -124,6 +133,16 @@ class InterpolatingKernelRegressor(
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Predictions, float64.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_interp import InterpolatingKernelRegressor
+        >>> X = np.linspace(0, 1, 30).reshape(-1, 1)
+        >>> y = np.sin(6 * X).ravel()
+        >>> model = InterpolatingKernelRegressor(gamma=50.0, random_state=0).fit(X, y)
+        >>> bool(np.allclose(model.predict(X), y, atol=0.05))
+        True
         """
         prediction = self._decision(X)
         return prediction.ravel() if self.dual_coef_.ndim == 1 else prediction
@@ -204,6 +223,15 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
         -------
         self : object
             Fitted estimator.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_moons
+        >>> from sklearn_interp import InterpolatingKernelClassifier
+        >>> X, y = make_moons(n_samples=100, noise=0.1, random_state=0)
+        >>> clf = InterpolatingKernelClassifier(gamma=5.0, random_state=0).fit(X, y)
+        >>> clf.classes_
+        array([0, 1])
         """
         X, y = validate_data(
             self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32]
@@ -233,6 +261,15 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
             For two classes, positive values mean ``classes_[1]``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_moons
+        >>> from sklearn_interp import InterpolatingKernelClassifier
+        >>> X, y = make_moons(n_samples=100, noise=0.1, random_state=0)
+        >>> clf = InterpolatingKernelClassifier(gamma=5.0, random_state=0).fit(X, y)
+        >>> clf.decision_function(X[:3]).shape
+        (3,)
         """
         scores = self._decision(X)
         return scores.ravel() if self.dual_coef_.ndim == 1 else scores
@@ -249,6 +286,15 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
         -------
         labels : ndarray of shape (n_samples,)
             Labels from ``classes_``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_moons
+        >>> from sklearn_interp import InterpolatingKernelClassifier
+        >>> X, y = make_moons(n_samples=100, noise=0.1, random_state=0)
+        >>> clf = InterpolatingKernelClassifier(gamma=5.0, random_state=0).fit(X, y)
+        >>> bool((clf.predict(X) == y).all())  # it interpolates its training labels
+        True
         """
         scores = self.decision_function(X)
         if scores.ndim == 1:

@@ -7,7 +7,7 @@ library, a distributed engine) only has to provide such a callable.
 
 Parameters follow :class:`sklearn.kernel_ridge.KernelRidge`: a name from
 ``sklearn.metrics.pairwise.PAIRWISE_KERNEL_FUNCTIONS`` with ``gamma``, ``degree`` and
-``coef0`` (``None`` means the scikit-learn default of that kernel), or a callable
+``coef0`` (``gamma=None`` means the scikit-learn default of that kernel), or a callable
 ``k(x, y) -> float`` on two 1-D rows with ``kernel_params`` as keyword arguments.
 """
 
@@ -151,6 +151,12 @@ def kernel_diagonal(kernel, X):
     -------
     diagonal : ndarray of shape (n_samples,), float64
     """
+    if isinstance(kernel, BlockKernel) and callable(kernel.kernel):
+        # A Python callable costs one call per entry: ask it for the diagonal only.
+        return np.array(
+            [kernel.kernel(X[i], X[i], **kernel.params) for i in range(X.shape[0])],
+            dtype=np.float64,
+        )
     diagonal = np.empty(X.shape[0], dtype=np.float64)
     for rows in gen_batches(X.shape[0], DIAGONAL_BLOCK_ROWS):
         diagonal[rows] = np.diag(kernel(X[rows], X[rows]))

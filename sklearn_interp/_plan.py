@@ -130,21 +130,20 @@ def plan_fit(
         spectrum_kernel or kernel, X[subsample], n_eigenpairs
     )
 
+    # Rounding leaves eigenvalues below numerical_floor meaningless, whoever chose q;
+    # the automatic q also stays above what the subsample resolves (a subsample that is
+    # the whole training set gives exact eigenvalues) and above alpha / n, below which
+    # the ridge term already conditions the problem.
+    floor = numerical_floor(eigvals[0], s, X.dtype)
     if n_components == "auto":
-        # A subsample that is the whole training set gives exact eigenvalues, up to
-        # rounding (numerical_floor); directions below alpha / n are already
-        # conditioned by the ridge term.
         floor = max(
+            floor,
             0.0 if s == n_samples else RESOLUTION_FACTOR * beta / s,
-            numerical_floor(eigvals[0], s, X.dtype),
             alpha / n_samples,
         )
         q = choose_n_components(eigvals, floor)
     else:
-        q = min(n_components, len(eigvals) - 1)
-    # With a zero tail eigenvalue nothing beyond it can be flattened.
-    while q > 0 and not eigvals[q] > 0:
-        q -= 1
+        q = min(n_components, choose_n_components(eigvals, floor))
 
     # The ridge term adds alpha to beta and alpha / n to every eigenvalue of
     # (K + alpha I)/n. The top eigenvalue of K/n is at least max_i K_ii / n = beta / n
@@ -157,8 +156,13 @@ def plan_fit(
         preconditioner = eigenpro_preconditioner(
             kernel, X, subsample, eigvals, eigvecs, q, diagonal, block_rows, shift
         )
-        preconditioned_beta = preconditioner.beta
-        preconditioned_top = preconditioner.top_eigenvalue
+        if preconditioner.beta > 0:
+            preconditioned_beta = preconditioner.beta
+            preconditioned_top = preconditioner.top_eigenvalue
+        else:
+            # An indefinite kernel (sigmoid, say) can leave no positive beta_P: the
+            # flattening does not apply, and the fit runs plain SGD.
+            preconditioner, q = None, 0
     top_eigenvalue = max(eigvals[0], beta / n_samples) + shift
     preconditioned_top = max(preconditioned_top, preconditioned_beta / n_samples + shift)
     beta, preconditioned_beta = beta + alpha, preconditioned_beta + alpha

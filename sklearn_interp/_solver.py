@@ -18,8 +18,10 @@ KernelRidge's solution for alpha > 0.
 Only blocks of at most ``block_rows x n`` kernel entries exist at any time.
 """
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 from sklearn.utils import Bunch, gen_batches, gen_even_slices
@@ -43,6 +45,13 @@ STEP_SIZE_BACKOFF = 0.5
 
 # After this many back-offs (the step is then about 1e-6 of the first) the fit gives up.
 MAX_BACKOFFS = 20
+
+# A residual that rises this many epochs in a row, and by CREEP_FACTOR over those epochs,
+# counts as diverging too, even below ERROR_RISE_FACTOR: a slowly creeping instability
+# otherwise goes unnoticed. The factor keeps the random ups and downs of a fit that has
+# reached its floor (an inconsistent or rank-deficient problem) from counting.
+MAX_CONSECUTIVE_RISES = 3
+CREEP_FACTOR = 1.1
 
 
 # Blocks with fewer kernel entries than this are computed by one thread: below it the
@@ -96,11 +105,6 @@ def sgd_fit(
     compute_dtype : dtype
         Precision of the kernel blocks and their products; coefficients and errors
         are kept in float64.
-
-        Each block of kernel rows is split into one piece per BLAS thread; a thread
-        computes its piece's kernel rows, the exp, the residuals and the subsample
-        projection with single-threaded BLAS, so that every pass over the block, the
-        elementwise ones too, runs on all cores.
     verbose : int
         Print one line per epoch when > 0.
 
@@ -114,6 +118,14 @@ def sgd_fit(
         update, so the curve costs no extra pass over the data; for alpha = 0 it is
         the training error), ``n_iter`` (epochs run, back-offs included),
         ``step_size`` (last step size used), ``n_backoffs``, ``converged``.
+
+    Notes
+    -----
+    Each block of kernel rows is split into one piece per BLAS thread; a thread computes
+    its piece's kernel rows, the exp, the residuals and the subsample projection with
+    single-threaded BLAS (the BLAS thread count is limited to 1 for the duration of the
+    fit), so that every pass over the block, the elementwise ones too, runs on all
+    cores.
     """
     n_samples, n_outputs = Y.shape
     block_rows = batch_size if block_rows is None else block_rows
@@ -138,16 +150,14 @@ def sgd_fit(
     curve = [best_error]
     target = tol * curve[0]
     n_backoffs = 0
+    n_rises = 0
     converged = curve[0] <= target
 
-    controller = ThreadpoolController()
-    n_threads = max(
-        [lib["num_threads"] for lib in controller.info() if lib["user_api"] == "blas"],
-        default=1,
-    )
     with (
-        controller.limit(limits=1, user_api="blas"),
-        ThreadPoolExecutor(max_workers=n_threads) as pool,
+        _single_threaded_blas() as n_threads,
+        (
+            ThreadPoolExecutor(max_workers=n_threads) if n_threads > 1 else nullcontext()
+        ) as pool,
     ):
         evaluator = _Evaluator(
             kernel_rows=rows_against(kernel, X),  # X's share of the kernel done once
@@ -173,8 +183,16 @@ def sgd_fit(
                 preconditioner=preconditioner,
                 blowup_threshold=BATCH_BLOWUP_FACTOR * n_samples * best_error,
             )
-            diverged = not np.isfinite(error) or error > ERROR_RISE_FACTOR * best_error
+            n_rises = n_rises + 1 if error > curve[-1] else 0
+            creeping = (
+                n_rises >= MAX_CONSECUTIVE_RISES
+                and error > CREEP_FACTOR * curve[-MAX_CONSECUTIVE_RISES]
+            )
+            diverged = (
+                not np.isfinite(error) or error > ERROR_RISE_FACTOR * best_error or creeping
+            )
             if diverged:
+                n_rises = 0
                 coef[...] = good_coef
                 coef_compute[...] = good_coef
                 step_size *= STEP_SIZE_BACKOFF
@@ -212,6 +230,45 @@ def sgd_fit(
     )
 
 
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_limiter = None
+_blas_threads = 1
+
+
+@contextmanager
+def _single_threaded_blas():
+    """Hold BLAS at one thread while any fit runs; yield the thread count it had.
+
+    threadpoolctl's limits are process-wide, so concurrent fits (user threads, joblib's
+    threading backend) share one limit: the first fit in sets it, the last one out
+    restores the original.
+    """
+    global _blas_users, _blas_limiter, _blas_threads
+    with _blas_lock:
+        if _blas_users == 0:
+            controller = ThreadpoolController()
+            _blas_threads = max(
+                [
+                    lib["num_threads"]
+                    for lib in controller.info()
+                    if lib["user_api"] == "blas"
+                ],
+                default=1,
+            )
+            _blas_limiter = controller.limit(limits=1, user_api="blas")
+        _blas_users += 1
+        n_threads = _blas_threads
+    try:
+        yield n_threads
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
+
+
 def _run_epoch(evaluator, rng, *, batch_size, step_size, preconditioner, blowup_threshold):
     """One pass over the data in random batches; updates the coefficients in place.
 
@@ -223,7 +280,8 @@ def _run_epoch(evaluator, rng, *, batch_size, step_size, preconditioner, blowup_
     order = rng.permutation(n_samples)
     squared_error = 0.0
     # Every batch scales its residuals by eta / m, the short last one too: the optimal
-    # eta(m) / m does not grow as m shrinks, so this is safe for it.
+    # per-residual scale eta*(m) / m (1 / beta, then 2 / (beta + (m - 1) lambda_1)) only
+    # grows as m shrinks, so the full batch's scale is safe for the short one.
     scale = step_size / batch_size
     for batch in gen_batches(n_samples, batch_size):
         batch = order[batch]

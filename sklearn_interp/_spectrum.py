@@ -255,7 +255,7 @@ def eigenpro_preconditioner(
     U = eigvecs[:, :q]
     against_subsample = rows_against(kernel, X[subsample])
     U_compute = U.astype(X.dtype, copy=False)
-    beta = 0.0
+    beta = -np.inf
     for rows in gen_batches(X.shape[0], block_rows):
         projections = against_subsample(X[rows]) @ U_compute
         reduced = diagonal[rows] - (projections.astype(np.float64) ** 2 @ scale) / s

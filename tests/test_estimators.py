@@ -1,6 +1,7 @@
 """The estimators against closed forms, their invariants, and scikit-learn citizenship."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -411,3 +412,56 @@ def test_too_optimistic_eigenvalue_estimate_is_caught(grid_problem, monkeypatch)
     assert model.n_backoffs_ > 0
     assert np.all(np.isfinite(model.convergence_curve_))
     assert_allclose(model.predict(X), Y, atol=1e-3)
+
+
+def test_indefinite_sigmoid_kernel_gives_finite_predictions():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(30, 3))
+    y = rng.normal(size=30)
+    model = InterpolatingKernelRegressor(kernel="sigmoid", random_state=0, max_iter=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # indefinite: may not converge
+        model.fit(X, y)
+    assert model.preconditioned_beta_ > 0
+    assert np.all(np.isfinite(model.predict(X)))
+
+
+def test_user_n_components_stops_at_rounding(grid_problem):
+    """A linear kernel on 2 features has rank 2: flattening 10 directions would trust
+    eigenvalues that are rounding noise."""
+    X, Y, _, _ = grid_problem
+    model = InterpolatingKernelRegressor(
+        kernel="linear", n_components=10, random_state=0, max_iter=100
+    )
+    # y is not linear in X: the residual stops at the least-squares floor, above tol.
+    with pytest.warns(ConvergenceWarning):
+        model.fit(X, Y[:, 0])
+    assert model.n_components_ == 1  # lambda_3 and beyond are rounding noise
+    assert np.all(np.isfinite(model.dual_coef_))
+    # Constant-step SGD hovers around the least-squares fit of an inconsistent problem.
+    linear_fit = np.linalg.lstsq(X, Y[:, 0], rcond=None)[0]
+    assert_allclose(model.predict(X), X @ linear_fit, atol=0.25)
+
+
+def test_concurrent_fits_restore_the_blas_thread_count(digits):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [
+            lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"
+        ]
+
+    X, y = digits
+    before = blas_threads()
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        models = list(
+            pool.map(
+                lambda seed: InterpolatingKernelClassifier(random_state=seed).fit(X, y),
+                range(3),
+            )
+        )
+    assert blas_threads() == before
+    for model in models:
+        assert model.score(X, y) == 1.0

@@ -69,3 +69,16 @@ def test_kernel_diagonal(name, data):
     kernel = make_kernel(name, gamma=0.3)
     expected = np.diag(pairwise_kernels(X, metric=name, gamma=0.3, filter_params=True))
     assert_allclose(kernel_diagonal(kernel, X), expected, rtol=1e-12)
+
+
+def test_kernel_diagonal_of_a_callable_calls_it_once_per_point(data):
+    X, _ = data
+    calls = []
+
+    def counted(x, y):
+        calls.append(1)
+        return float(np.dot(x, y)) + 1.0
+
+    diagonal = kernel_diagonal(make_kernel(counted), X)
+    assert_allclose(diagonal, np.sum(X**2, axis=1) + 1.0)
+    assert len(calls) == len(X)
