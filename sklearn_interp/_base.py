@@ -235,6 +235,11 @@ class BaseInterpolatingKernel(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # CSR input, through pairwise_kernels
+        return tags
+
     def _kernel(self, dtype=np.float64):
         return make_kernel(
             self.kernel,

@@ -78,7 +78,6 @@ class InterpolatingKernelRegressor(
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
         tags.target_tags.multi_output = True
         return tags
 
@@ -204,7 +203,6 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
         tags.classifier_tags.multi_class = True
         return tags
 
