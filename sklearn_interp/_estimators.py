@@ -242,8 +242,10 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
                 f"{type(self).__name__} needs samples of at least 2 classes in the "
                 f"data, but the data contains only one class: {binarizer.classes_[0]!r}."
             )
-        self.classes_ = binarizer.classes_
         coef = self._fit_targets(X, Y)
+        # Assigned after the solver, with the coefficients: a fit interrupted while
+        # solving leaves a previously fitted model whole.
+        self.classes_ = binarizer.classes_
         self.dual_coef_ = coef.ravel() if Y.shape[1] == 1 else coef
         return self
 
