@@ -281,6 +281,7 @@ class BaseInterpolatingKernel(BaseEstimator):
             tol=self.tol,
             block_rows=plan.block_rows,
             compute_dtype=dtype,
+            diagonal=plan.diagonal,
             verbose=self.verbose,
         )
 

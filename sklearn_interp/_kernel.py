@@ -17,6 +17,11 @@ from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.utils import gen_batches
 from sklearn.utils.extmath import row_norms
 
+# The rbf fast path expands ||a - b||^2, whose rounding error is about eps * gamma *
+# (||a||^2 + ||b||^2) in the exponent. Once that bound could exceed this, the block is
+# clipped at exponent 0 before the exp, so that badly scaled data cannot overflow.
+EXPONENT_ERROR_LIMIT = 1e-3
+
 # Rows per block when reading the kernel diagonal: the block costs DIAGONAL_BLOCK_ROWS^2
 # kernel entries, small next to one SGD epoch, and keeps the loop short.
 DIAGONAL_BLOCK_ROWS = 128
@@ -115,6 +120,8 @@ class _RBFRows:
         self.right[:, :-2] = 2.0 * self.gamma * centred
         self.right[:, -2] = 1.0
         self.right[:, -1] = -self.gamma * row_norms(centred, squared=True)
+        self.eps = np.finfo(dtype).eps
+        self.right_scale = float(-self.right[:, -1].max(initial=0.0))
 
     def __call__(self, A):
         if sp.issparse(A):
@@ -125,8 +132,12 @@ class _RBFRows:
         left[:, -2] = -self.gamma * row_norms(centred, squared=True)
         left[:, -1] = 1.0
         block = left @ self.right.T
-        # Rounding can leave an exponent a few ulps above 0 (a kernel value a few ulps
-        # above 1); harmless, and cheaper than a clipping pass over the block.
+        # Rounding can leave an exponent a little above 0. For sensibly scaled data that
+        # is a few ulps (a kernel value a few ulps above 1), harmless and cheaper than a
+        # clipping pass; for badly scaled data the exponent is clipped at 0.
+        left_scale = float(-left[:, -2].min(initial=0.0))
+        if self.eps * (left_scale + self.right_scale) > EXPONENT_ERROR_LIMIT:
+            np.minimum(block, 0.0, out=block)
         np.exp(block, out=block)
         return block
 
@@ -159,5 +170,13 @@ def kernel_diagonal(kernel, X):
         )
     diagonal = np.empty(X.shape[0], dtype=np.float64)
     for rows in gen_batches(X.shape[0], DIAGONAL_BLOCK_ROWS):
-        diagonal[rows] = np.diag(kernel(X[rows], X[rows]))
+        if isinstance(kernel, BlockKernel):
+            # Y=None tells scikit-learn that the rows meet themselves: its distances
+            # then have an exact zero diagonal, whatever the data's scale.
+            block = pairwise_kernels(
+                X[rows], metric=kernel.kernel, filter_params=True, **kernel.params
+            )
+        else:
+            block = kernel(X[rows], X[rows])
+        diagonal[rows] = np.diag(block)
     return diagonal

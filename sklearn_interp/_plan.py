@@ -103,8 +103,8 @@ def plan_fit(
         divided by n), ``eigenvalues`` (the subsample eigenvalues of K/n),
         ``preconditioned_beta`` and ``preconditioned_top_eigenvalue`` (of the operator
         iterated), ``critical_batch_size`` (its m*), ``batch_size``, ``step_size``,
-        ``n_components``, ``subsample_size``, ``preconditioner`` (Bunch or None) and
-        ``block_rows``.
+        ``n_components``, ``subsample_size``, ``preconditioner`` (Bunch or None),
+        ``block_rows`` and ``diagonal`` (``k(x_i, x_i)``).
     """
     n_samples = X.shape[0]
     block_rows = kernel_block_rows(n_samples, X.dtype.itemsize, budget)
@@ -188,6 +188,7 @@ def plan_fit(
         subsample_size=s,
         preconditioner=preconditioner,
         block_rows=block_rows,
+        diagonal=diagonal,
     )
 
 

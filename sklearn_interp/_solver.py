@@ -73,6 +73,7 @@ def sgd_fit(
     tol=1e-4,
     block_rows=None,
     compute_dtype=np.float64,
+    diagonal=None,
     verbose=0,
 ):
     """Run epochs of mini-batch SGD until the relative residual falls below tol.
@@ -105,6 +106,10 @@ def sgd_fit(
     compute_dtype : dtype
         Precision of the kernel blocks and their products; coefficients and errors
         are kept in float64.
+    diagonal : ndarray of shape (n_samples,) or None
+        Exact ``k(x_i, x_i)``: written over each block's entries of a point against
+        itself, where a kernel computed by expanding distances can lose them to
+        rounding on badly scaled data.
     verbose : int
         Print one line per epoch when > 0.
 
@@ -141,6 +146,7 @@ def sgd_fit(
             ]
         )
         X, Y = X[order], Y[order]
+        diagonal = None if diagonal is None else diagonal[order]
 
     coef = np.zeros((n_samples, n_outputs))
     # The compute-precision mirror of coef that the kernel blocks multiply.
@@ -170,6 +176,7 @@ def sgd_fit(
             block_rows=block_rows,
             pool=pool,
             n_threads=n_threads,
+            diagonal=diagonal,
         )
         for epoch in range(1, max_iter + 1):
             if converged:
@@ -315,6 +322,7 @@ class _Evaluator:
     def __init__(
         self,
         *,
+        diagonal,
         kernel_rows,
         X,
         Y,
@@ -336,6 +344,7 @@ class _Evaluator:
         self.block_rows = block_rows
         self.pool = pool
         self.n_threads = n_threads
+        self.diagonal = diagonal
 
     def residuals(self, index, project=True):
         project = project and self.n_subsample > 0
@@ -345,6 +354,8 @@ class _Evaluator:
         def piece(rows):
             rows_index = index[rows]
             block = self.kernel_rows(self.X[rows_index])
+            if self.diagonal is not None:
+                block[np.arange(len(rows_index)), rows_index] = self.diagonal[rows_index]
             piece_residual = block @ self.coef_compute - self.Y[rows_index]
             if self.alpha:
                 piece_residual += self.alpha * self.coef[rows_index]
