@@ -250,6 +250,21 @@ class BaseInterpolatingKernel(BaseEstimator):
             dtype=dtype,
         )
 
+    def _fit_or_restore(self, fit, X, y):
+        """Run ``fit(X, y)``; if it fails or is interrupted, restore the estimator.
+
+        Validation writes ``n_features_in_`` before the solver runs, so a fit that
+        raises, or a KeyboardInterrupt, would otherwise leave a half-written estimator:
+        it stays unfitted, or keeps the model it had.
+        """
+        state = self.__dict__.copy()
+        try:
+            return fit(X, y)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(state)
+            raise
+
     def _fit_targets(self, X, Y):
         """Fit f to the 2-D float64 targets Y; the recipe shared by both estimators."""
         rng = check_random_state(self.random_state)

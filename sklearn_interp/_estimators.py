@@ -106,6 +106,9 @@ class InterpolatingKernelRegressor(
         >>> model.fit(X, np.sin(6 * X).ravel()).n_iter_ <= model.max_iter
         True
         """
+        return self._fit_or_restore(self._fit, X, y)
+
+    def _fit(self, X, y):
         X, y = validate_data(
             self,
             X,
@@ -231,6 +234,9 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
         >>> clf.classes_
         array([0, 1])
         """
+        return self._fit_or_restore(self._fit, X, y)
+
+    def _fit(self, X, y):
         X, y = validate_data(
             self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32]
         )
@@ -243,8 +249,6 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
                 f"data, but the data contains only one class: {binarizer.classes_[0]!r}."
             )
         coef = self._fit_targets(X, Y)
-        # Assigned after the solver, with the coefficients: a fit interrupted while
-        # solving leaves a previously fitted model whole.
         self.classes_ = binarizer.classes_
         self.dual_coef_ = coef.ravel() if Y.shape[1] == 1 else coef
         return self
