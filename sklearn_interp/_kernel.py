@@ -87,6 +87,21 @@ class BlockKernel:
             return _RBFRows(B, self.params["gamma"], self.dtype, self._generic)
         return lambda A: self._generic(A, B)
 
+    def diagonal(self, X):
+        """``k(x_i, x_i)`` for every row of ``X``, float64."""
+        if callable(self.kernel):
+            # A Python callable costs one call per entry: ask it for the diagonal only.
+            return np.array(
+                [self.kernel(X[i], X[i], **self.params) for i in range(X.shape[0])],
+                dtype=np.float64,
+            )
+        diagonal = np.empty(X.shape[0], dtype=np.float64)
+        for rows in gen_batches(X.shape[0], DIAGONAL_BLOCK_ROWS):
+            # B=None tells scikit-learn that the rows meet themselves: its distances
+            # then have an exact zero diagonal, whatever the data's scale.
+            diagonal[rows] = np.diag(self._generic(X[rows], None))
+        return diagonal
+
     def _generic(self, A, B):
         block = pairwise_kernels(
             A,
@@ -162,21 +177,9 @@ def kernel_diagonal(kernel, X):
     -------
     diagonal : ndarray of shape (n_samples,), float64
     """
-    if isinstance(kernel, BlockKernel) and callable(kernel.kernel):
-        # A Python callable costs one call per entry: ask it for the diagonal only.
-        return np.array(
-            [kernel.kernel(X[i], X[i], **kernel.params) for i in range(X.shape[0])],
-            dtype=np.float64,
-        )
+    if isinstance(kernel, BlockKernel):
+        return kernel.diagonal(X)
     diagonal = np.empty(X.shape[0], dtype=np.float64)
     for rows in gen_batches(X.shape[0], DIAGONAL_BLOCK_ROWS):
-        if isinstance(kernel, BlockKernel):
-            # Y=None tells scikit-learn that the rows meet themselves: its distances
-            # then have an exact zero diagonal, whatever the data's scale.
-            block = pairwise_kernels(
-                X[rows], metric=kernel.kernel, filter_params=True, **kernel.params
-            )
-        else:
-            block = kernel(X[rows], X[rows])
-        diagonal[rows] = np.diag(block)
+        diagonal[rows] = np.diag(kernel(X[rows], X[rows]))
     return diagonal

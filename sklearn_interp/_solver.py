@@ -384,9 +384,7 @@ class _Evaluator:
 
         The quantity the convergence curve estimates: the training error when alpha = 0.
         """
-        squared_error = 0.0
-        n_samples = self.X.shape[0]
-        for rows in gen_batches(n_samples, self.block_rows):
-            residual, _ = self.residuals(np.arange(rows.start, rows.stop), project=False)
-            squared_error += float(np.einsum("ij,ij->", residual, residual))
-        return squared_error / n_samples
+        # residuals() already works in blocks of block_rows; only the n x c residual is
+        # held whole.
+        residual, _ = self.residuals(np.arange(self.X.shape[0]), project=False)
+        return float(np.einsum("ij,ij->", residual, residual)) / self.X.shape[0]
