@@ -141,7 +141,11 @@ def machine_markdown(info):
 
 def markdown_to_rst(markdown):
     """The small markdown subset the scripts write (headings, pipe tables, bullets,
-    paragraphs, inline code) as reStructuredText, for the documentation to include."""
+    paragraphs, inline code) as reStructuredText, for the documentation to include.
+
+    The shallowest markdown heading becomes a section one level below the including
+    page's title, and each deeper one a level further down.
+    """
     out, table = [], []
 
     def flush_table():
@@ -159,6 +163,10 @@ def markdown_to_rst(markdown):
         out.append("")
         table.clear()
 
+    # Heading levels in order of depth, so that a "###" under a "#" is one level down.
+    levels = sorted(
+        {len(line) - len(line.lstrip("#")) for line in markdown.splitlines()} - {0}
+    )
     for line in markdown.splitlines():
         if line.startswith("|"):
             table.append(line)
@@ -166,7 +174,7 @@ def markdown_to_rst(markdown):
         flush_table()
         if line.startswith("#"):
             level, title = len(line) - len(line.lstrip("#")), line.lstrip("#").strip()
-            out.extend([title, "=-~^"[min(level, 4) - 1] * len(title), ""])
+            out.extend([title, '-~^"'[min(levels.index(level), 3)] * len(title), ""])
         else:
             out.append(line.replace("`", "``"))
     flush_table()

@@ -1,4 +1,4 @@
-"""Fit scikit-learn-extra's EigenProClassifier on a saved dataset; print one JSON line.
+"""Fit scikit-learn-extra's EigenPro estimator on a saved dataset; print one JSON line.
 
 Runs under a separate virtual environment (scikit-learn-extra 0.3.0 needs numpy<2,
 scipy<1.14 and scikit-learn 1.3):
@@ -6,7 +6,10 @@ scipy<1.14 and scikit-learn 1.3):
     python -m venv /tmp/skextra
     /tmp/skextra/bin/pip install "numpy<2" "scipy<1.14" "scikit-learn==1.3.2" \\
         "scikit-learn-extra==0.3.0"
-    /tmp/skextra/bin/python benchmarks/external/eigenpro_extra.py DATA.npz N_EPOCH GAMMA
+    /tmp/skextra/bin/python benchmarks/external/eigenpro_extra.py DATA.npz N_EPOCH GAMMA \\
+        [classification|regression]
+
+The score is the test accuracy (EigenProClassifier) or R^2 (EigenProRegressor).
 """
 
 import json
@@ -15,25 +18,32 @@ import sys
 import time
 
 import numpy as np
-from sklearn_extra.kernel_methods import EigenProClassifier
+from sklearn.metrics import r2_score
+from sklearn_extra.kernel_methods import EigenProClassifier, EigenProRegressor
 
 
 def main():
     path, n_epoch, gamma = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    kind = sys.argv[4] if len(sys.argv) > 4 else "classification"
     data = np.load(path)
-    model = EigenProClassifier(n_epoch=n_epoch, gamma=gamma, random_state=0)
+    estimator = EigenProClassifier if kind == "classification" else EigenProRegressor
+    model = estimator(n_epoch=n_epoch, gamma=gamma, random_state=0)
     start = time.perf_counter()
     model.fit(data["X_train"], data["y_train"])
     fit_s = time.perf_counter() - start
     start = time.perf_counter()
-    accuracy = float(np.mean(model.predict(data["X_test"]) == data["y_test"]))
+    predicted = model.predict(data["X_test"])
     predict_s = time.perf_counter() - start
+    if kind == "classification":
+        score = float(np.mean(predicted == data["y_test"]))
+    else:
+        score = float(r2_score(data["y_test"], predicted))
     print(
         json.dumps(
             {
                 "fit_s": fit_s,
                 "predict_s": predict_s,
-                "score": accuracy,
+                "score": score,
                 "epochs": n_epoch,
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             }
