@@ -64,6 +64,8 @@ def test_methods_not_run_say_why():
     assert run.why_not_run(plain, run.N_MAX["plain"], 20) is None
     assert "plain SGD" in run.why_not_run(plain, run.N_MAX["plain"] + 1, 20)
     assert run.why_not_run("ours float32, tol=3e-2", 10**6, 20) is None
+    assert run.why_not_run(run.EXTRA_LABEL, run.N_MAX["extra"], 20) is None
+    assert "300 s" in run.why_not_run(run.EXTRA_LABEL, run.N_MAX["extra"] + 1, 20)
 
 
 def test_method_table_shows_ratios_and_reasons():
