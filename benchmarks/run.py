@@ -22,7 +22,7 @@ estimated critical batch size m* marked; and the computation to reach that error
 n, SGD at m* against full gradient descent.
 
     python benchmarks/run.py --quick       # a few minutes on 2 cores
-    python benchmarks/run.py               # the full run (about two hours on 2 cores)
+    python benchmarks/run.py               # the full run (50 minutes on 2 cores)
     options: --repeats R, --sizes N [N ...], --extra-python PATH, --skip-claims,
              --skip-methods
 

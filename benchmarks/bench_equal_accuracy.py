@@ -1,0 +1,150 @@
+"""Fit time at equal test accuracy: sweeps of epochs, read against each baseline's point.
+
+A fixed tol is one operating point; this script measures the whole trade-off instead. It
+fits this package (float32) for a fixed number of epochs, over a range of epoch counts
+(``tol=0``, so every fit runs exactly ``max_iter`` epochs), KernelRidge (alpha=1e-3), and
+scikit-learn-extra's EigenProClassifier over a range of ``n_epoch``, on the same split;
+each point is the median of ``--repeats`` fresh child processes. For every baseline point
+it then reports the fastest of our points whose test accuracy is at least the baseline's
+(for KernelRidge: within 0.5 percentage points of it, the target of issue 3), and the
+ratio of fit times.
+
+Choosing the epoch count by its test accuracy is an oracle that a user does not have: the
+table also shows each sweep point, and ``bench_fit.py`` the fixed-tol operating points.
+
+    python benchmarks/bench_equal_accuracy.py [--n 20000] [--datasets ...] [--repeats 3]
+        [--epochs 4 6 8 10 12 14 16] [--extra-epochs 2 3 5 8] [--extra-python PATH]
+"""
+
+import argparse
+import os
+
+import numpy as np
+from _common import (
+    dataset_path,
+    in_child,
+    machine_info,
+    machine_markdown,
+    median_of,
+    run_external,
+    write_results,
+)
+from bench_fit import EXTRA_SCRIPT, fit_kernel_ridge, fit_ours
+
+# "Equal accuracy" against KernelRidge, as issue 3 states it.
+KERNEL_RIDGE_TOLERANCE = 0.005
+
+
+def summarize(runs):
+    return {key: median_of(runs, key) for key in ("fit_s", "score")}
+
+
+def fastest_at_least(sweep, accuracy):
+    """The cheapest sweep point reaching ``accuracy``, or None."""
+    reaching = [point for point in sweep if point["score"] >= accuracy - 1e-12]
+    return min(reaching, key=lambda point: point["fit_s"], default=None)
+
+
+def run(dataset, n, repeats, epochs, extra_epochs, extra_python):
+    path = dataset_path(dataset, n)
+    d = np.load(path)["X_train"].shape[1]
+    sweep = []
+    for k in epochs:
+        params = {"precision": "float32", "tol": 0.0, "max_iter": k}
+        point = summarize([in_child(fit_ours, path, params) for _ in range(repeats)])
+        sweep.append({"epochs": k, **point})
+        print(f"  {dataset} n={n} ours {k} epochs: {point}", flush=True)
+    ridge = summarize([in_child(fit_kernel_ridge, path) for _ in range(repeats)])
+    print(f"  {dataset} n={n} KernelRidge: {ridge}", flush=True)
+    baselines = [("KernelRidge(alpha=1e-3)", ridge, KERNEL_RIDGE_TOLERANCE)]
+    if extra_python:
+        for k in extra_epochs:
+            runs = [
+                run_external(extra_python, EXTRA_SCRIPT, path, k, 1.0 / d)
+                for _ in range(repeats)
+            ]
+            point = summarize(runs)
+            print(f"  {dataset} n={n} extra {k} epochs: {point}", flush=True)
+            baselines.append((f"sklearn-extra EigenPro, n_epoch={k}", point, 0.0))
+    return sweep, baselines
+
+
+def tables(dataset, n, sweep, baselines):
+    lines = [
+        f"\n### {dataset}, n = {n}\n",
+        "Our sweep (float32, tol=0, max_iter = epochs):\n",
+        "| epochs | fit (s) | test accuracy |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {p['epochs']} | {p['fit_s']:.2f} | {p['score']:.4f} |" for p in sweep]
+    lines += [
+        "",
+        "Against each baseline point: our fastest point with at least its accuracy "
+        "(KernelRidge: at least its accuracy minus 0.5 pp):\n",
+        "| baseline | its fit (s) | its accuracy | our epochs | our fit (s) "
+        "| our accuracy | speed-up |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label, point, tolerance in baselines:
+        ours = fastest_at_least(sweep, point["score"] - tolerance)
+        if ours is None:
+            lines.append(
+                f"| {label} | {point['fit_s']:.2f} | {point['score']:.4f} | "
+                "not reached in the sweep | | | |"
+            )
+            continue
+        lines.append(
+            f"| {label} | {point['fit_s']:.2f} | {point['score']:.4f} | "
+            f"{ours['epochs']} | {ours['fit_s']:.2f} | {ours['score']:.4f} | "
+            f"**{point['fit_s'] / ours['fit_s']:.1f}x** |"
+        )
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20000)
+    parser.add_argument(
+        "--datasets", nargs="+", default=["classification40", "digits_like"]
+    )
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, nargs="+", default=[4, 6, 8, 10, 12, 14, 16])
+    parser.add_argument("--extra-epochs", type=int, nargs="+", default=[2, 3, 5, 8])
+    parser.add_argument("--extra-python", default=os.environ.get("SKLEARN_EXTRA_PYTHON"))
+    args = parser.parse_args()
+
+    info = machine_info()
+    sections, data = [], []
+    for dataset in args.datasets:
+        sweep, baselines = run(
+            dataset, args.n, args.repeats, args.epochs, args.extra_epochs, args.extra_python
+        )
+        sections.append(tables(dataset, args.n, sweep, baselines))
+        print(sections[-1], flush=True)
+        data.append(
+            {"dataset": dataset, "n": args.n, "sweep": sweep, "baselines": baselines}
+        )
+    markdown = (
+        "# Fit time at equal test accuracy\n\n"
+        f"`python benchmarks/bench_equal_accuracy.py --n {args.n} --datasets "
+        f"{' '.join(args.datasets)} --repeats {args.repeats} --epochs "
+        f"{' '.join(map(str, args.epochs))}"
+        + (
+            f" --extra-epochs {' '.join(map(str, args.extra_epochs))} --extra-python PATH"
+            if args.extra_python
+            else ""
+        )
+        + "`. Medians of the repeats, each in a fresh process. Picking the epoch count "
+        "by its test accuracy is an oracle a user does not have; the fixed-tol operating "
+        "points are in the fit tables.\n"
+        + "\n".join(sections)
+        + "\n\nMachine:\n\n"
+        + machine_markdown(info)
+        + "\n"
+    )
+    print(markdown)
+    write_results("equal_accuracy", markdown, {"machine": info, "runs": data})
+
+
+if __name__ == "__main__":
+    main()
