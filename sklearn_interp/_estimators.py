@@ -7,6 +7,19 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
 from ._base import BaseInterpolatingKernel, fill_doc
+from ._distributed import is_dask_array
+
+
+def _encode(labels, binarizer):
+    """One block of class labels in the -1/+1 encoding (for a fit on a Dask cluster)."""
+    return binarizer.transform(labels).astype(np.float64)
+
+
+def _labels(scores, classes):
+    """Class labels of decision values: the sign for two classes, else the argmax."""
+    if scores.ndim == 1:
+        return classes[(scores > 0).astype(int)]
+    return classes[np.argmax(scores, axis=1)]
 
 
 @fill_doc
@@ -109,6 +122,12 @@ class InterpolatingKernelRegressor(
         return self._fit_or_restore(self._fit, X, y)
 
     def _fit(self, X, y):
+        if is_dask_array(X):
+            X, y = self._dask_data(X, y)
+            Y = y.astype(np.float64)
+            coef = self._fit_targets(X, Y[:, np.newaxis] if y.ndim == 1 else Y)
+            self.dual_coef_ = coef[:, 0] if y.ndim == 1 else coef
+            return self
         X, y = validate_data(
             self,
             X,
@@ -237,12 +256,29 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
         return self._fit_or_restore(self._fit, X, y)
 
     def _fit(self, X, y):
-        X, y = validate_data(
-            self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32]
-        )
-        check_classification_targets(y)
-        binarizer = LabelBinarizer(pos_label=1, neg_label=-1)
-        Y = binarizer.fit_transform(y).astype(np.float64)
+        if is_dask_array(X):
+            X, y = self._dask_data(X, y)
+            if y.ndim != 1:
+                raise ValueError(f"y must be 1-D for a classifier, got shape {y.shape}.")
+            # Only the distinct labels come here; the encoding runs on the workers.
+            classes = np.unique(y.map_blocks(np.unique, dtype=y.dtype).compute())
+            check_classification_targets(classes)
+            binarizer = LabelBinarizer(pos_label=1, neg_label=-1).fit(classes)
+            n_columns = 1 if len(classes) == 2 else len(classes)
+            Y = y.map_blocks(
+                _encode,
+                binarizer,
+                new_axis=1,
+                chunks=(y.chunks[0], (n_columns,)),
+                dtype=np.float64,
+            )
+        else:
+            X, y = validate_data(
+                self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32]
+            )
+            check_classification_targets(y)
+            binarizer = LabelBinarizer(pos_label=1, neg_label=-1)
+            Y = binarizer.fit_transform(y).astype(np.float64)
         if len(binarizer.classes_) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes in the "
@@ -301,6 +337,11 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
         True
         """
         scores = self.decision_function(X)
-        if scores.ndim == 1:
-            return self.classes_[(scores > 0).astype(int)]
-        return self.classes_[np.argmax(scores, axis=1)]
+        if is_dask_array(scores):
+            return scores.map_blocks(
+                _labels,
+                self.classes_,
+                drop_axis=[] if scores.ndim == 1 else [1],
+                dtype=self.classes_.dtype,
+            )
+        return _labels(scores, self.classes_)
