@@ -158,9 +158,12 @@ critical_batch_size_ : float
 
     dual_coef_ : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         Coefficients of the kernel expansion f(x) = sum_i dual_coef_[i] k(x_i, x).
+        After a fit on a Dask cluster, a dask array in the row chunks of ``X_fit_``,
+        kept on the workers.
 
     X_fit_ : ndarray of shape (n_samples, n_features)
-        Training data, needed for prediction.
+        Training data, needed for prediction. After a fit on a Dask cluster, the
+        training dask array (in row chunks, persisted), kept on the workers.
 
     n_features_in_ : int
         Number of features seen during fit.

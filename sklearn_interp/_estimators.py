@@ -65,6 +65,16 @@ class InterpolatingKernelRegressor(
     about one full gradient step (saturation). The preconditioner replaces lambda_1 by
     about lambda_{q+1} and beta by beta_P.
 
+    On a Dask cluster (``pip install "sklearn-interp[dask]"``): ``fit`` given a
+    ``dask.array.Array`` X runs on the current ``dask.distributed`` Client, with X's row
+    chunks, their targets and coefficients kept on the workers that hold them; each
+    step sends the batch to every worker, which multiplies its kernel block against its
+    own coefficients. With the same ``random_state`` it fits the same model as on numpy
+    input, up to rounding. ``X_fit_`` and ``dual_coef_`` then stay on the cluster as
+    dask arrays; predictions on numpy input are computed there, on a dask array they
+    are a dask array. Under ``joblib.parallel_backend("dask")``, GridSearchCV runs its
+    fits on the workers. See the "Scaling out with Dask" page of the documentation.
+
     References
     ----------
     .. [1] S. Ma, R. Bassily, M. Belkin, "The Power of Interpolation: Understanding
@@ -100,9 +110,11 @@ class InterpolatingKernelRegressor(
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Training data. A ``dask.array.Array`` runs the fit on the current
+            ``dask.distributed`` cluster, its row chunks sharded over the workers
+            (see the Notes of the class).
+        y : array-like or dask array of shape (n_samples,) or (n_samples, n_outputs)
             Target values.
 
         Returns
@@ -147,12 +159,12 @@ class InterpolatingKernelRegressor(
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples. A dask array gives a dask array, computed blockwise.
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        y_pred : ndarray or dask array of shape (n_samples,) or (n_samples, n_outputs)
             Predictions, float64.
 
         Examples
@@ -199,7 +211,9 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
     Notes
     -----
     The update, m* and the two step-size regimes are those of
-    :class:`InterpolatingKernelRegressor`, applied to all encoded columns at once.
+    :class:`InterpolatingKernelRegressor`, applied to all encoded columns at once; so is
+    the fit on a Dask cluster when X is a ``dask.array.Array`` (the labels are encoded
+    on the workers; only the distinct classes come to the driver).
 
     References
     ----------
@@ -234,9 +248,11 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.
-        y : array-like of shape (n_samples,)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Training data. A ``dask.array.Array`` runs the fit on the current
+            ``dask.distributed`` cluster, its row chunks sharded over the workers
+            (see the Notes of the class).
+        y : array-like or dask array of shape (n_samples,)
             Class labels (numbers or strings), at least two distinct.
 
         Returns
@@ -294,12 +310,12 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples. A dask array gives a dask array, computed blockwise.
 
         Returns
         -------
-        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        scores : ndarray or dask array of shape (n_samples,) or (n_samples, n_classes)
             For two classes, positive values mean ``classes_[1]``.
 
         Examples
@@ -319,12 +335,12 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples. A dask array gives a dask array, computed blockwise.
 
         Returns
         -------
-        labels : ndarray of shape (n_samples,)
+        labels : ndarray or dask array of shape (n_samples,)
             Labels from ``classes_``.
 
         Examples
