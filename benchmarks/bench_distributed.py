@@ -15,6 +15,7 @@ measurements the script writes the cost model's estimate for larger n and cluste
 import argparse
 import time
 import warnings
+from multiprocessing import get_context
 
 import numpy as np
 from _common import (
@@ -140,6 +141,26 @@ def measure_cluster(path, n_workers):
     }
 
 
+def _run_and_send(connection, function, args):
+    connection.send(function(*args))
+    connection.close()
+
+
+def in_process(function, *args):
+    """Run ``function(*args) -> dict`` in a fresh spawned, non-daemonic process.
+
+    _common.in_child's pool workers are daemonic, and a daemonic process cannot start
+    the worker processes of a LocalCluster.
+    """
+    context = get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_run_and_send, args=(sender, function, args))
+    process.start()
+    result = receiver.recv()
+    process.join()
+    return result
+
+
 def estimates(d, c, flops_per_worker, latency_s):
     """Epoch time of the cost model for ESTIMATE_SIZES, with the batch size bounded by
     the memory budget of one kernel block against a worker's shard."""
@@ -149,10 +170,13 @@ def estimates(d, c, flops_per_worker, latency_s):
         batch = int(min(ESTIMATE_BUDGET // (shard * BYTES * 2), 10000))
         steps = n / batch
         compute = 2.0 * n * n * (d + c) / (workers * flops_per_worker)
-        # Per step: X_B to every worker and the residual parts back through the
-        # driver, the updates (batch and subsample) out to their owners.
+        # Per step, through the driver: X_B out to every worker, the next batch's rows
+        # in from their owners, the residual parts in, the updates (batch and
+        # subsample) out to their owners.
         step_bytes = BYTES * (
-            workers * batch * d + workers * batch * c + (batch + ESTIMATE_SUBSAMPLE) * c
+            (workers + 1) * batch * d
+            + workers * batch * c
+            + (batch + ESTIMATE_SUBSAMPLE) * c
         )
         communication = steps * (latency_s + step_bytes / ESTIMATE_BANDWIDTH)
         driver = steps * 2.0 * batch * ESTIMATE_SUBSAMPLE * (d + c) / flops_per_worker
@@ -202,7 +226,7 @@ def main():
         summaries[label] = {key: median_of(runs, key) for key in runs[0]}
         print(label, summaries[label], flush=True)
     for workers in args.workers:
-        runs = [in_child(measure_cluster, path, workers) for _ in range(args.repeats)]
+        runs = [in_process(measure_cluster, path, workers) for _ in range(args.repeats)]
         summaries[workers] = {key: median_of(runs, key) for key in runs[0]}
         print(workers, summaries[workers], flush=True)
 
@@ -263,11 +287,11 @@ def main():
         "10 Gbit/s links; d = 40, c = 10, s = 12000, q = 512, a 1 GiB kernel block per "
         "worker (which bounds the batch). An epoch costs "
         "2 n^2 (d + c) / (W F) of kernel products on the workers, n / m steps of "
-        "communication (latency plus 8 (W m d + W m c + (m + s) c) bytes through the "
-        "driver) and the driver's projection 2 m s (d + c) per step. Memory per worker: "
-        "its n / W points (X, the kernel's prepared copy, targets and three coefficient "
-        "arrays) and one kernel block; the driver holds the batch order (24 bytes per "
-        "point), S, U and one m x s block.\n\n"
+        "communication (latency plus 8 ((W + 1) m d + W m c + (m + s) c) bytes through "
+        "the driver) and the driver's projection 2 m s (d + c) per step. Memory per "
+        "worker: its n / W points (X, the kernel's prepared copy, targets and three "
+        "coefficient arrays) and one kernel block; the driver holds the batch order "
+        "(24 bytes per point), S, U and one m x s block.\n\n"
         "| n | workers | batch | steps per epoch | compute (s) | communication (s) "
         "| driver (s) | epoch | memory per worker (GiB) | driver memory (GiB) |\n"
         "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(estimate_rows) + "\n\n"
