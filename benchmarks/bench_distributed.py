@@ -304,7 +304,7 @@ def main():
         "| steps per epoch | round trip per step (ms) | shard compute per step (ms) "
         "| communication per step (ms) | driver per step (ms) | empty round trip (ms) |\n"
         "|---|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
-        f"## Cost-model estimate for larger n\n\n"
+        "**Cost-model estimate for larger n.** "
         f"From the measurements above: {flops_per_worker / 1e9:.1f} GFLOP/s per "
         f"one-core worker (the 1-worker shard's kernel blocks), a latency of "
         f"{latency * 1e3:.1f} ms per round trip (the largest measured), and assumed "
