@@ -9,8 +9,14 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS
 from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_n_features,
+    check_is_fitted,
+    validate_data,
+)
 
+from ._distributed import is_dask_array
 from ._kernel import make_kernel
 from ._plan import kernel_block_rows, memory_budget, plan_fit
 from ._solver import MAX_BACKOFFS, sgd_fit
@@ -152,9 +158,12 @@ critical_batch_size_ : float
 
     dual_coef_ : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         Coefficients of the kernel expansion f(x) = sum_i dual_coef_[i] k(x_i, x).
+        After a fit on a Dask cluster, a dask array in the row chunks of ``X_fit_``,
+        kept on the workers.
 
     X_fit_ : ndarray of shape (n_samples, n_features)
-        Training data, needed for prediction.
+        Training data, needed for prediction. After a fit on a Dask cluster, the
+        training dask array (in row chunks, persisted), kept on the workers.
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -265,42 +274,91 @@ class BaseInterpolatingKernel(BaseEstimator):
             self.__dict__.update(state)
             raise
 
+    def _dask_data(self, X, y):
+        """X and y of a fit on a Dask cluster: X in float row chunks, y a dask array
+        in the same row chunks. The cluster, and the data, stay where they are."""
+        import dask.array as da
+
+        from ._distributed import as_row_chunked, current_client
+
+        current_client("X")  # before anything else: the error names what to do
+        X = as_row_chunked(X)
+        _check_n_features(self, X, reset=True)
+        _check_feature_names(self, X, reset=True)
+        if not is_dask_array(y):
+            y = np.asarray(y)
+        if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"y has shape {y.shape}, but X has {X.shape[0]} samples; y must have "
+                "one row per sample of X."
+            )
+        column_chunks = {1: -1} if y.ndim == 2 else {}
+        if is_dask_array(y):
+            y = y.rechunk({0: X.chunks[0], **column_chunks})
+        else:
+            y = da.from_array(y, chunks=(X.chunks[0], *y.shape[1:]))
+        return X, y
+
     def _fit_targets(self, X, Y):
-        """Fit f to the 2-D float64 targets Y; the recipe shared by both estimators."""
+        """Fit f to the 2-D float64 targets Y; the recipe shared by both estimators.
+
+        X and Y are arrays here, or dask arrays in the same row chunks for a fit on the
+        current Dask cluster.
+        """
         rng = check_random_state(self.random_state)
         dtype = COMPUTE_DTYPES[self.precision]
         kernel = self._kernel(dtype)
-        X_compute = X.astype(dtype, copy=False)
-        plan = plan_fit(
-            X_compute,
-            kernel,
-            rng,
-            n_components=self.n_components,
-            subsample_size=self.subsample_size,
-            batch_size=self.batch_size,
-            step_size=self.step_size,
-            alpha=self.alpha,
-            budget=memory_budget(),
-            spectrum_kernel=self._kernel(np.float64),
-        )
-        result = sgd_fit(
-            X_compute,
-            Y,
-            kernel,
-            rng,
-            batch_size=plan.batch_size,
-            step_size=plan.step_size,
-            alpha=self.alpha,
-            preconditioner=plan.preconditioner,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            block_rows=plan.block_rows,
-            compute_dtype=dtype,
-            diagonal=plan.diagonal,
-            verbose=self.verbose,
-        )
+        sharded = is_dask_array(X)
+        if sharded:
+            from ._distributed import ShardedPoints, current_client, sharded_sgd_fit
 
-        self.X_fit_ = X
+            training = ShardedPoints(
+                current_client("X"), X, Y, kernel, dtype, self.alpha, memory_budget()
+            )
+        else:
+            training = X.astype(dtype, copy=False)
+        try:
+            plan = plan_fit(
+                training,
+                kernel,
+                rng,
+                n_components=self.n_components,
+                subsample_size=self.subsample_size,
+                batch_size=self.batch_size,
+                step_size=self.step_size,
+                alpha=self.alpha,
+                budget=memory_budget(),
+                spectrum_kernel=self._kernel(np.float64),
+            )
+            settings = {
+                "batch_size": plan.batch_size,
+                "step_size": plan.step_size,
+                "preconditioner": plan.preconditioner,
+                "max_iter": self.max_iter,
+                "tol": self.tol,
+                "block_rows": plan.block_rows,
+                "verbose": self.verbose,
+            }
+            if sharded:
+                result = sharded_sgd_fit(training, kernel, rng, **settings)
+            else:
+                result = sgd_fit(
+                    training,
+                    Y,
+                    kernel,
+                    rng,
+                    alpha=self.alpha,
+                    compute_dtype=dtype,
+                    diagonal=plan.diagonal,
+                    **settings,
+                )
+        finally:
+            if sharded:
+                training.close()
+
+        # After a fit on a cluster, the training points and the coefficients stay
+        # there, as dask arrays in X's row chunks.
+        self.X_fit_ = training.X if sharded else X
         self.critical_batch_size_ = plan.critical_batch_size
         self.batch_size_ = plan.batch_size
         self.step_size_ = result.step_size
@@ -335,8 +393,14 @@ class BaseInterpolatingKernel(BaseEstimator):
         return result.coef
 
     def _decision(self, X):
-        """K(X, X_fit_) @ dual_coef_, in row blocks within the memory budget."""
+        """K(X, X_fit_) @ dual_coef_, in row blocks within the memory budget.
+
+        A dask array X gives a dask array, computed blockwise; a numpy X for a model
+        fitted on a cluster is computed there, against the chunks on the workers.
+        """
         check_is_fitted(self)
+        if is_dask_array(X) or is_dask_array(self.X_fit_):
+            return self._dask_decision(X)
         X = validate_data(
             self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
         )
@@ -349,3 +413,17 @@ class BaseInterpolatingKernel(BaseEstimator):
         for rows in gen_batches(X.shape[0], rows_per_block):
             out[rows] = kernel_rows(X[rows]) @ coef
         return out
+
+    def _dask_decision(self, X):
+        from ._distributed import as_row_chunked, current_client, decision
+
+        if is_dask_array(self.X_fit_):
+            current_client("X_fit_ (the model was fitted on a Dask cluster)")
+        if is_dask_array(X):
+            X = as_row_chunked(X)
+            _check_n_features(self, X, reset=False)
+        else:
+            X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        coef = self.dual_coef_
+        coef = coef[:, np.newaxis] if coef.ndim == 1 else coef
+        return decision(self._kernel(), X, self.X_fit_, coef, memory_budget())

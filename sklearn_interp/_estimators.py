@@ -7,6 +7,19 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
 from ._base import BaseInterpolatingKernel, fill_doc
+from ._distributed import is_dask_array
+
+
+def _encode(labels, binarizer):
+    """One block of class labels in the -1/+1 encoding (for a fit on a Dask cluster)."""
+    return binarizer.transform(labels).astype(np.float64)
+
+
+def _labels(scores, classes):
+    """Class labels of decision values: the sign for two classes, else the argmax."""
+    if scores.ndim == 1:
+        return classes[(scores > 0).astype(int)]
+    return classes[np.argmax(scores, axis=1)]
 
 
 @fill_doc
@@ -52,6 +65,16 @@ class InterpolatingKernelRegressor(
     about one full gradient step (saturation). The preconditioner replaces lambda_1 by
     about lambda_{q+1} and beta by beta_P.
 
+    On a Dask cluster (``pip install "sklearn-interp[dask]"``): ``fit`` given a
+    ``dask.array.Array`` X runs on the current ``dask.distributed`` Client, with X's row
+    chunks, their targets and coefficients kept on the workers that hold them; each
+    step sends the batch to every worker, which multiplies its kernel block against its
+    own coefficients. With the same ``random_state`` it fits the same model as on numpy
+    input, up to rounding. ``X_fit_`` and ``dual_coef_`` then stay on the cluster as
+    dask arrays; predictions on numpy input are computed there, on a dask array they
+    are a dask array. Under ``joblib.parallel_backend("dask")``, GridSearchCV runs its
+    fits on the workers. See the "Scaling out with Dask" page of the documentation.
+
     References
     ----------
     .. [1] S. Ma, R. Bassily, M. Belkin, "The Power of Interpolation: Understanding
@@ -87,9 +110,11 @@ class InterpolatingKernelRegressor(
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Training data. A ``dask.array.Array`` runs the fit on the current
+            ``dask.distributed`` cluster, its row chunks sharded over the workers
+            (see the Notes of the class).
+        y : array-like or dask array of shape (n_samples,) or (n_samples, n_outputs)
             Target values.
 
         Returns
@@ -109,6 +134,12 @@ class InterpolatingKernelRegressor(
         return self._fit_or_restore(self._fit, X, y)
 
     def _fit(self, X, y):
+        if is_dask_array(X):
+            X, y = self._dask_data(X, y)
+            Y = y.astype(np.float64)
+            coef = self._fit_targets(X, Y[:, np.newaxis] if y.ndim == 1 else Y)
+            self.dual_coef_ = coef[:, 0] if y.ndim == 1 else coef
+            return self
         X, y = validate_data(
             self,
             X,
@@ -128,12 +159,12 @@ class InterpolatingKernelRegressor(
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples. A dask array gives a dask array, computed blockwise.
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        y_pred : ndarray or dask array of shape (n_samples,) or (n_samples, n_outputs)
             Predictions, float64.
 
         Examples
@@ -180,7 +211,9 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
     Notes
     -----
     The update, m* and the two step-size regimes are those of
-    :class:`InterpolatingKernelRegressor`, applied to all encoded columns at once.
+    :class:`InterpolatingKernelRegressor`, applied to all encoded columns at once; so is
+    the fit on a Dask cluster when X is a ``dask.array.Array`` (the labels are encoded
+    on the workers; only the distinct classes come to the driver).
 
     References
     ----------
@@ -215,9 +248,11 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.
-        y : array-like of shape (n_samples,)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Training data. A ``dask.array.Array`` runs the fit on the current
+            ``dask.distributed`` cluster, its row chunks sharded over the workers
+            (see the Notes of the class).
+        y : array-like or dask array of shape (n_samples,)
             Class labels (numbers or strings), at least two distinct.
 
         Returns
@@ -237,12 +272,29 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
         return self._fit_or_restore(self._fit, X, y)
 
     def _fit(self, X, y):
-        X, y = validate_data(
-            self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32]
-        )
-        check_classification_targets(y)
-        binarizer = LabelBinarizer(pos_label=1, neg_label=-1)
-        Y = binarizer.fit_transform(y).astype(np.float64)
+        if is_dask_array(X):
+            X, y = self._dask_data(X, y)
+            if y.ndim != 1:
+                raise ValueError(f"y must be 1-D for a classifier, got shape {y.shape}.")
+            # Only the distinct labels come here; the encoding runs on the workers.
+            classes = np.unique(y.map_blocks(np.unique, dtype=y.dtype).compute())
+            check_classification_targets(classes)
+            binarizer = LabelBinarizer(pos_label=1, neg_label=-1).fit(classes)
+            n_columns = 1 if len(classes) == 2 else len(classes)
+            Y = y.map_blocks(
+                _encode,
+                binarizer,
+                new_axis=1,
+                chunks=(y.chunks[0], (n_columns,)),
+                dtype=np.float64,
+            )
+        else:
+            X, y = validate_data(
+                self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32]
+            )
+            check_classification_targets(y)
+            binarizer = LabelBinarizer(pos_label=1, neg_label=-1)
+            Y = binarizer.fit_transform(y).astype(np.float64)
         if len(binarizer.classes_) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes in the "
@@ -258,12 +310,12 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples. A dask array gives a dask array, computed blockwise.
 
         Returns
         -------
-        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        scores : ndarray or dask array of shape (n_samples,) or (n_samples, n_classes)
             For two classes, positive values mean ``classes_[1]``.
 
         Examples
@@ -283,12 +335,12 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples. A dask array gives a dask array, computed blockwise.
 
         Returns
         -------
-        labels : ndarray of shape (n_samples,)
+        labels : ndarray or dask array of shape (n_samples,)
             Labels from ``classes_``.
 
         Examples
@@ -301,6 +353,11 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
         True
         """
         scores = self.decision_function(X)
-        if scores.ndim == 1:
-            return self.classes_[(scores > 0).astype(int)]
-        return self.classes_[np.argmax(scores, axis=1)]
+        if is_dask_array(scores):
+            return scores.map_blocks(
+                _labels,
+                self.classes_,
+                drop_axis=[] if scores.ndim == 1 else [1],
+                dtype=self.classes_.dtype,
+            )
+        return _labels(scores, self.classes_)

@@ -83,7 +83,11 @@ def plan_fit(
     Parameters
     ----------
     X : ndarray or sparse matrix of shape (n_samples, n_features)
-        Training points in the compute precision.
+        Training points in the compute precision, or training points sharded over a
+        cluster (:class:`sklearn_interp._distributed.ShardedPoints`): the kernel
+        diagonal and beta_P are then computed by the shards, the subsample is
+        gathered here, and the memory bound on the batch is that of the largest
+        shard's kernel block, not of a block against all n points.
     kernel : callable
         Block kernel in the compute precision.
     rng : numpy.random.RandomState
@@ -104,13 +108,18 @@ def plan_fit(
         ``preconditioned_beta`` and ``preconditioned_top_eigenvalue`` (of the operator
         iterated), ``critical_batch_size`` (its m*), ``batch_size``, ``step_size``,
         ``n_components``, ``subsample_size``, ``preconditioner`` (Bunch or None),
-        ``block_rows`` and ``diagonal`` (``k(x_i, x_i)``).
+        ``block_rows`` and ``diagonal`` (``k(x_i, x_i)``; None for sharded points).
     """
     n_samples = X.shape[0]
-    block_rows = kernel_block_rows(n_samples, X.dtype.itemsize, budget)
-
-    diagonal = kernel_diagonal(kernel, X)
-    beta = float(diagonal.max())
+    if is_sharded(X):
+        # Each worker holds kernel blocks against its own chunk only.
+        block_rows = kernel_block_rows(X.max_chunk_rows, X.dtype.itemsize, budget)
+        diagonal = None
+        beta = X.diagonal_max()
+    else:
+        block_rows = kernel_block_rows(n_samples, X.dtype.itemsize, budget)
+        diagonal = kernel_diagonal(kernel, X)
+        beta = float(diagonal.max())
     if not beta > 0:
         raise ValueError(
             f"The kernel's largest diagonal value max_i k(x_i, x_i) is {beta:.6g} on the "
@@ -190,6 +199,11 @@ def plan_fit(
         block_rows=block_rows,
         diagonal=diagonal,
     )
+
+
+def is_sharded(X):
+    """Whether X is training points sharded over a cluster, not an array here."""
+    return hasattr(X, "reduced_diagonal_max")
 
 
 def numerical_floor(top_eigenvalue, subsample_size, compute_dtype):

@@ -132,7 +132,7 @@ def sgd_fit(
     fit), so that every pass over the block, the elementwise ones too, runs on all
     cores.
     """
-    n_samples, n_outputs = Y.shape
+    n_samples = Y.shape[0]
     block_rows = batch_size if block_rows is None else block_rows
     n_subsample = 0
     if preconditioner is not None:
@@ -148,17 +148,6 @@ def sgd_fit(
         X, Y = X[order], Y[order]
         diagonal = None if diagonal is None else diagonal[order]
 
-    coef = np.zeros((n_samples, n_outputs))
-    # The compute-precision mirror of coef that the kernel blocks multiply.
-    coef_compute = np.zeros((n_samples, n_outputs), dtype=compute_dtype)
-    good_coef = coef.copy()
-    best_error = float(np.mean(np.sum(Y**2, axis=1)))
-    curve = [best_error]
-    target = tol * curve[0]
-    n_backoffs = 0
-    n_rises = 0
-    converged = curve[0] <= target
-
     with (
         _single_threaded_blas() as n_threads,
         (
@@ -169,8 +158,7 @@ def sgd_fit(
             kernel_rows=rows_against(kernel, X),  # X's share of the kernel done once
             X=X,
             Y=Y,
-            coef=coef,
-            coef_compute=coef_compute,
+            compute_dtype=compute_dtype,
             alpha=alpha,
             n_subsample=n_subsample,
             block_rows=block_rows,
@@ -178,57 +166,112 @@ def sgd_fit(
             n_threads=n_threads,
             diagonal=diagonal,
         )
-        for epoch in range(1, max_iter + 1):
-            if converged:
-                break
-            start = time.perf_counter()
-            error = _run_epoch(
-                evaluator,
-                rng,
-                batch_size=batch_size,
-                step_size=step_size,
-                preconditioner=preconditioner,
-                blowup_threshold=BATCH_BLOWUP_FACTOR * n_samples * best_error,
-            )
-            n_rises = n_rises + 1 if error > curve[-1] else 0
-            creeping = (
-                n_rises >= MAX_CONSECUTIVE_RISES
-                and error > CREEP_FACTOR * curve[-MAX_CONSECUTIVE_RISES]
-            )
-            diverged = (
-                not np.isfinite(error) or error > ERROR_RISE_FACTOR * best_error or creeping
-            )
-            if diverged:
-                n_rises = 0
-                coef[...] = good_coef
-                coef_compute[...] = good_coef
-                step_size *= STEP_SIZE_BACKOFF
-                n_backoffs += 1
-                # The curve's values are averages over epochs while the coefficients
-                # moved; the restored ones get their exact residual (one pass, only on
-                # this rare path), so the next epoch is judged against what it starts
-                # from.
-                error = best_error = evaluator.mean_squared_residual()
-            else:
-                best_error = min(best_error, error)
-                good_coef[...] = coef
-            curve.append(error)
-            converged = error <= target
-            if verbose:
-                note = " (diverged: step size halved, last good coefficients restored)"
-                print(
-                    f"epoch {epoch}: mean squared residual {error:.6g} "
-                    f"(relative {error / curve[0] if curve[0] else 0.0:.3g}), "
-                    f"step size {step_size:.6g}{note if diverged else ''}, "
-                    f"{time.perf_counter() - start:.3g} s"
-                )
-            if n_backoffs > MAX_BACKOFFS:
-                break
+        result = run_sgd(
+            evaluator,
+            rng,
+            batch_size=batch_size,
+            step_size=step_size,
+            preconditioner=preconditioner,
+            max_iter=max_iter,
+            tol=tol,
+            verbose=verbose,
+        )
 
+    coef = evaluator.coef
     if n_subsample:
         coef[order] = coef.copy()
+    result.coef = coef
+    return result
+
+
+def run_sgd(
+    evaluator, rng, *, batch_size, step_size, preconditioner, max_iter, tol, verbose
+):
+    """The epochs of :func:`sgd_fit` over any evaluator, with the divergence safeguard.
+
+    One loop serves every backend: the evaluator holds the data and the coefficients
+    (in this process, or sharded over a cluster) and computes residuals and applies
+    updates; this function draws the batches, computes the updates, and decides when
+    to stop or back off.
+
+    Parameters
+    ----------
+    evaluator : object
+        Holds ``n_samples`` points in the solver's order (the subsample, if any, first)
+        and their coefficients, and provides ``initial_error()`` (``mean_i ||y_i||^2``),
+        ``residuals(index, upcoming)`` (the ridge-shifted residuals of the points
+        ``index`` and, with a subsample, their projection ``K(X_S, X_index) g``;
+        ``upcoming`` is the next batch, or None), ``update(index,
+        delta, subsample_delta)`` (add ``delta`` to the coefficients of ``index`` and
+        ``subsample_delta``, if not None, to those of the subsample), ``end_epoch()``,
+        ``snapshot()`` and ``restore()`` (keep and bring back the last good
+        coefficients) and ``mean_squared_residual()`` (exact).
+    rng : numpy.random.RandomState
+        Draws one permutation of the points per epoch.
+    batch_size, step_size, preconditioner, max_iter, tol, verbose
+        As in :func:`sgd_fit`.
+
+    Returns
+    -------
+    result : Bunch
+        As :func:`sgd_fit`'s, without ``coef`` (the evaluator holds it).
+    """
+    n_samples = evaluator.n_samples
+    best_error = evaluator.initial_error()
+    curve = [best_error]
+    target = tol * curve[0]
+    n_backoffs = 0
+    n_rises = 0
+    converged = curve[0] <= target
+    evaluator.snapshot()
+
+    for epoch in range(1, max_iter + 1):
+        if converged:
+            break
+        start = time.perf_counter()
+        error = _run_epoch(
+            evaluator,
+            rng,
+            batch_size=batch_size,
+            step_size=step_size,
+            preconditioner=preconditioner,
+            blowup_threshold=BATCH_BLOWUP_FACTOR * n_samples * best_error,
+        )
+        n_rises = n_rises + 1 if error > curve[-1] else 0
+        creeping = (
+            n_rises >= MAX_CONSECUTIVE_RISES
+            and error > CREEP_FACTOR * curve[-MAX_CONSECUTIVE_RISES]
+        )
+        diverged = (
+            not np.isfinite(error) or error > ERROR_RISE_FACTOR * best_error or creeping
+        )
+        if diverged:
+            n_rises = 0
+            evaluator.restore()
+            step_size *= STEP_SIZE_BACKOFF
+            n_backoffs += 1
+            # The curve's values are averages over epochs while the coefficients
+            # moved; the restored ones get their exact residual (one pass, only on
+            # this rare path), so the next epoch is judged against what it starts
+            # from.
+            error = best_error = evaluator.mean_squared_residual()
+        else:
+            best_error = min(best_error, error)
+            evaluator.snapshot()
+        curve.append(error)
+        converged = error <= target
+        if verbose:
+            note = " (diverged: step size halved, last good coefficients restored)"
+            print(
+                f"epoch {epoch}: mean squared residual {error:.6g} "
+                f"(relative {error / curve[0] if curve[0] else 0.0:.3g}), "
+                f"step size {step_size:.6g}{note if diverged else ''}, "
+                f"{time.perf_counter() - start:.3g} s"
+            )
+        if n_backoffs > MAX_BACKOFFS:
+            break
+
     return Bunch(
-        coef=coef,
         convergence_curve=np.asarray(curve),
         n_iter=len(curve) - 1,
         step_size=step_size,
@@ -282,38 +325,40 @@ def _run_epoch(evaluator, rng, *, batch_size, step_size, preconditioner, blowup_
     Returns the mean squared (ridge-shifted) residual measured before each batch's
     update, or inf as soon as one batch blows up.
     """
-    coef, coef_compute = evaluator.coef, evaluator.coef_compute
-    n_samples = coef.shape[0]
+    n_samples = evaluator.n_samples
     order = rng.permutation(n_samples)
     squared_error = 0.0
     # Every batch scales its residuals by eta / m, the short last one too: the optimal
     # per-residual scale eta*(m) / m (1 / beta, then 2 / (beta + (m - 1) lambda_1)) only
     # grows as m shrinks, so the full batch's scale is safe for the short one.
     scale = step_size / batch_size
-    for batch in gen_batches(n_samples, batch_size):
-        batch = order[batch]
-        residual, projected = evaluator.residuals(batch)
+    batches = [order[batch] for batch in gen_batches(n_samples, batch_size)]
+    for number, batch in enumerate(batches):
+        # The next batch, for an evaluator that fetches its rows while this one runs.
+        upcoming = batches[number + 1] if number + 1 < len(batches) else None
+        residual, projected = evaluator.residuals(batch, upcoming=upcoming)
         batch_error = float(np.einsum("ij,ij->", residual, residual))
         if not batch_error <= blowup_threshold:  # also catches NaN
             return np.inf
         squared_error += batch_error
-        coef[batch] -= scale * residual
-        coef_compute[batch] = coef[batch]
+        subsample_delta = None
         if preconditioner is not None:
             # alpha_S += (eta / m) (1 / s) U diag(scale) U^T K(X_S, X_B) g
             U = preconditioner.eigvecs
             correction = U @ (preconditioner.scale[:, np.newaxis] * (U.T @ projected))
-            s = evaluator.n_subsample
-            coef[:s] += (scale / s) * correction
-            coef_compute[:s] = coef[:s]
+            subsample_delta = (scale / evaluator.n_subsample) * correction
+        evaluator.update(batch, -scale * residual, subsample_delta)
+    evaluator.end_epoch()
     return squared_error / n_samples
 
 
 class _Evaluator:
     """Residuals of rows of the training set, in blocks, on all cores.
 
-    ``residuals(index)`` returns ``K[index, :] coef + alpha coef[index] - Y[index]`` and,
-    when there is a subsample (the first ``n_subsample`` points), its projection
+    Holds the training points (the first ``n_subsample`` of them the subsample, if
+    any), their coefficients ``coef`` in float64 and a compute-precision mirror that
+    the kernel blocks multiply. ``residuals(index)`` returns ``K[index, :] coef + alpha
+    coef[index] - Y[index]`` and, when there is a subsample, its projection
     ``K[:n_subsample, index] @ residual``. Blocks of at most ``block_rows`` rows are
     split into one piece per thread; results are combined in a fixed order, so they do
     not depend on thread timing.
@@ -326,8 +371,7 @@ class _Evaluator:
         kernel_rows,
         X,
         Y,
-        coef,
-        coef_compute,
+        compute_dtype,
         alpha,
         n_subsample,
         block_rows,
@@ -337,8 +381,10 @@ class _Evaluator:
         self.kernel_rows = kernel_rows
         self.X = X
         self.Y = Y
-        self.coef = coef
-        self.coef_compute = coef_compute
+        self.n_samples = X.shape[0]
+        self.coef = np.zeros(Y.shape)
+        self.coef_compute = np.zeros(Y.shape, dtype=compute_dtype)
+        self.good_coef = self.coef.copy()
         self.alpha = alpha
         self.n_subsample = n_subsample
         self.block_rows = block_rows
@@ -346,7 +392,39 @@ class _Evaluator:
         self.n_threads = n_threads
         self.diagonal = diagonal
 
-    def residuals(self, index, project=True):
+    def initial_error(self):
+        """``mean_i ||y_i||^2``, the residual of the zero function."""
+        return float(np.mean(np.sum(self.Y**2, axis=1)))
+
+    def update(self, index, delta, subsample_delta):
+        """Add ``delta`` to the coefficients of ``index``, and ``subsample_delta`` (if
+        not None) to those of the subsample."""
+        coef, coef_compute = self.coef, self.coef_compute
+        coef[index] += delta
+        coef_compute[index] = coef[index]
+        if subsample_delta is not None:
+            s = self.n_subsample
+            coef[:s] += subsample_delta
+            coef_compute[:s] = coef[:s]
+
+    def end_epoch(self):
+        """Nothing is pending here at the end of an epoch."""
+
+    def snapshot(self):
+        """Keep the current coefficients as the last good ones."""
+        self.good_coef[...] = self.coef
+
+    def restore(self):
+        """Go back to the last good coefficients."""
+        self.coef[...] = self.good_coef
+        self.coef_compute[...] = self.good_coef
+
+    def residuals(self, index, upcoming=None, project=True):
+        """Residuals of the points ``index`` and their subsample projection.
+
+        ``upcoming`` (the next batch) is for evaluators that fetch rows; all rows are
+        here.
+        """
         project = project and self.n_subsample > 0
         residual = np.empty((len(index), self.Y.shape[1]))
         projected = np.zeros((self.n_subsample, self.Y.shape[1]))

@@ -227,7 +227,9 @@ def eigenpro_preconditioner(
     kernel : callable
         Block kernel.
     X : ndarray of shape (n_samples, n_features)
-        Training points, in the compute precision.
+        Training points, in the compute precision; or training points sharded over a
+        cluster (:class:`sklearn_interp._distributed.ShardedPoints`), whose shards
+        scan their own rows.
     subsample : ndarray of shape (s,)
         Indices of the subsample in X.
     eigvals, eigvecs : ndarray
@@ -236,8 +238,8 @@ def eigenpro_preconditioner(
         q >= 1.
     shift : float, default=0.0
         ``alpha / n``, the ridge term's shift of every eigenvalue of K/n.
-    diagonal : ndarray of shape (n_samples,)
-        ``k(x_i, x_i)``.
+    diagonal : ndarray of shape (n_samples,) or None
+        ``k(x_i, x_i)``; None for sharded points, whose shards hold their own.
     block_rows : int
         Rows per block when scanning X for beta_P.
 
@@ -248,22 +250,58 @@ def eigenpro_preconditioner(
         alpha) and ``top_eigenvalue`` (the damped top eigenvalue of the preconditioned
         (K + alpha I)/n, shift included).
     """
-    s = len(subsample)
     q = n_components
     ratios = (eigvals[q] + shift) / (eigvals[:q] + shift)
     scale = (1.0 - ratios**EIGENVALUE_RATIO_POWER) / eigvals[:q]
-    U = eigvecs[:, :q]
-    against_subsample = rows_against(kernel, X[subsample])
-    U_compute = U.astype(X.dtype, copy=False)
+    U = np.ascontiguousarray(eigvecs[:, :q])
+    if hasattr(X, "reduced_diagonal_max"):
+        # Training points sharded over a cluster: each shard scans its own rows.
+        beta = X.reduced_diagonal_max(kernel, X[subsample], U, scale)
+    else:
+        beta = reduced_diagonal_max(kernel, X, X[subsample], U, scale, diagonal, block_rows)
+    return Bunch(
+        subsample=subsample,
+        eigvecs=U,
+        scale=scale,
+        beta=beta,
+        top_eigenvalue=damped_top_eigenvalue(eigvals, q, shift),
+    )
+
+
+def reduced_diagonal_max(kernel, X, X_subsample, eigvecs, scale, diagonal, block_rows):
+    """``max_x [k(x, x) - (1 / s) sum_i scale_i (K(x, X_S) u_i)^2]`` over the rows of X.
+
+    The preconditioned beta of :func:`eigenpro_preconditioner` on the rows ``X`` (all
+    training points, or one shard of them), in blocks of ``block_rows`` rows.
+
+    Parameters
+    ----------
+    kernel : callable
+        Block kernel.
+    X : ndarray or sparse matrix of shape (n_rows, n_features)
+        Rows to scan, in the compute precision.
+    X_subsample : ndarray or sparse matrix of shape (s, n_features)
+        The subsample S.
+    eigvecs : ndarray of shape (s, q)
+        U, the top q eigenvectors of ``K_SS / s``.
+    scale : ndarray of shape (q,)
+        ``scale_i`` of the preconditioner.
+    diagonal : ndarray of shape (n_rows,)
+        ``k(x, x)`` for the rows of X.
+    block_rows : int
+        Rows per block.
+
+    Returns
+    -------
+    beta : float
+        -inf for no rows.
+    """
+    s = X_subsample.shape[0]
+    against_subsample = rows_against(kernel, X_subsample)
+    U_compute = eigvecs.astype(X.dtype, copy=False)
     beta = -np.inf
     for rows in gen_batches(X.shape[0], block_rows):
         projections = against_subsample(X[rows]) @ U_compute
         reduced = diagonal[rows] - (projections.astype(np.float64) ** 2 @ scale) / s
         beta = max(beta, float(reduced.max()))
-    return Bunch(
-        subsample=subsample,
-        eigvecs=np.ascontiguousarray(U),
-        scale=scale,
-        beta=beta,
-        top_eigenvalue=damped_top_eigenvalue(eigvals, q, shift),
-    )
+    return beta

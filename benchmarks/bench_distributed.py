@@ -1,0 +1,340 @@
+"""Epoch time of the fit on a Dask LocalCluster of 1, 2 and 4 workers, against one process.
+
+Each configuration runs in a fresh child process: the local fit (all cores, and one BLAS
+thread), or a LocalCluster of W worker processes with one thread each, X split into W
+equal chunks, one per worker. The epoch time is the difference of the solver's time
+(sgd_fit, or sharded_sgd_fit) in fits of 4 and 1 epochs, so the set-up cancels. Per SGD
+step the driver measures the wall time of its round trip to all shards and the slowest
+shard's compute time; their difference is the communication (serialization, transport,
+scheduling of the actor calls) per step. An empty round trip to all shards gives the
+latency alone. From these measurements the script writes the cost model's estimate for
+larger n and clusters.
+
+    python benchmarks/bench_distributed.py [--n 20000] [--repeats 3] [--workers 1 2 4]
+"""
+
+import argparse
+import time
+import warnings
+from multiprocessing import get_context
+
+import numpy as np
+from _common import (
+    dataset_path,
+    in_child,
+    machine_info,
+    machine_markdown,
+    median_of,
+    write_results,
+)
+
+EPOCHS = 4
+LATENCY_CALLS = 50
+BYTES = 8  # float64
+
+# The estimate's cluster: workers of one core each at the measured per-worker speed,
+# 10 Gbit/s links (1.25e9 bytes/s), the measured latency per round trip, and the
+# default memory budget for kernel blocks (scikit-learn's working_memory, 1 GiB).
+ESTIMATE_BANDWIDTH = 1.25e9
+ESTIMATE_SIZES = [(10**6, 16), (10**6, 64), (10**7, 64), (10**7, 256)]
+ESTIMATE_BUDGET = 2**30
+ESTIMATE_SUBSAMPLE = 12000  # EigenPro 2.0's s beyond 100k points
+ESTIMATE_COMPONENTS = 512
+
+
+def _fit(X, y, max_iter):
+    from sklearn_interp import InterpolatingKernelClassifier
+
+    model = InterpolatingKernelClassifier(max_iter=max_iter, tol=0.0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tol=0: ConvergenceWarning by design
+        start = time.perf_counter()
+        model.fit(X, y)
+    return time.perf_counter() - start, model
+
+
+def _timed(module, name, seconds):
+    """Wrap ``module.name`` so that each call's wall time is appended to seconds."""
+    real = getattr(module, name)
+
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        result = real(*args, **kwargs)
+        seconds.append(time.perf_counter() - start)
+        return result
+
+    setattr(module, name, timed)
+
+
+def measure_local(path, threads):
+    from threadpoolctl import threadpool_limits
+
+    import sklearn_interp._base as base
+
+    data = np.load(path)
+    X, y = data["X_train"], data["y_train"]
+    seconds = []
+    _timed(base, "sgd_fit", seconds)
+    with threadpool_limits(limits=threads, user_api="blas"):
+        _fit(X, y, 1)
+        _, model = _fit(X, y, EPOCHS)
+    return {
+        # The solver's time only: the set-up (spectrum, beta_P) does not count.
+        "epoch_s": (seconds[1] - seconds[0]) / (EPOCHS - 1),
+        "batch_size": model.batch_size_,
+        "n_components": model.n_components_,
+    }
+
+
+def measure_cluster(path, n_workers):
+    import dask.array as da
+    from distributed import Client, LocalCluster
+
+    import sklearn_interp._distributed as distributed_module
+
+    data = np.load(path)
+    X, y = data["X_train"], data["y_train"]
+    results, seconds = [], []
+    real = distributed_module.sharded_sgd_fit
+
+    def recorded(*args, **kwargs):
+        start = time.perf_counter()
+        results.append(real(*args, **kwargs))
+        seconds.append(time.perf_counter() - start)
+        return results[-1]
+
+    distributed_module.sharded_sgd_fit = recorded
+    with (
+        LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        workers = sorted(client.scheduler_info()["workers"])
+        bounds = np.linspace(0, len(X), n_workers + 1).astype(int)
+        parts = [
+            da.from_delayed(
+                client.scatter(X[a:b], workers=[worker], hash=False),
+                (b - a, X.shape[1]),
+                X.dtype,
+            )
+            for a, b, worker in zip(bounds[:-1], bounds[1:], workers, strict=True)
+        ]
+        X_dask = da.concatenate(parts)
+        _fit(X_dask, y, 1)
+        _, model = _fit(X_dask, y, EPOCHS)
+
+        # Latency: an empty call to every shard at once, as a step does.
+        points = distributed_module.ShardedPoints(
+            client,
+            X_dask,
+            da.zeros((len(X), 1), chunks=(X_dask.chunks[0], 1)),
+            model._kernel(),
+            np.float64,
+            0.0,
+            ESTIMATE_BUDGET,
+        )
+        latencies = []
+        for _ in range(LATENCY_CALLS):
+            start = time.perf_counter()
+            points._call("diagonal_max")
+            latencies.append(time.perf_counter() - start)
+        points.close()
+    distributed_module.sharded_sgd_fit = real
+
+    first, last = results
+    steps = last.n_steps - first.n_steps
+    step_s = last.step_seconds - first.step_seconds
+    shard_s = last.shard_seconds - first.shard_seconds
+    epoch = (seconds[1] - seconds[0]) / (EPOCHS - 1)
+    return {
+        "epoch_s": epoch,
+        "batch_size": model.batch_size_,
+        "n_components": model.n_components_,
+        "steps_per_epoch": steps / (EPOCHS - 1),
+        "round_trip_ms": 1e3 * step_s / steps,
+        "shard_compute_ms": 1e3 * shard_s / steps,
+        "communication_ms": 1e3 * (step_s - shard_s) / steps,
+        "driver_ms": 1e3 * ((EPOCHS - 1) * epoch - step_s) / steps,
+        "latency_ms": 1e3 * float(np.median(latencies)),
+    }
+
+
+def _run_and_send(connection, function, args):
+    connection.send(function(*args))
+    connection.close()
+
+
+def in_process(function, *args):
+    """Run ``function(*args) -> dict`` in a fresh spawned, non-daemonic process.
+
+    _common.in_child's pool workers are daemonic, and a daemonic process cannot start
+    the worker processes of a LocalCluster.
+    """
+    context = get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_run_and_send, args=(sender, function, args))
+    process.start()
+    result = receiver.recv()
+    process.join()
+    return result
+
+
+def estimates(d, c, flops_per_worker, latency_s):
+    """Epoch time of the cost model for ESTIMATE_SIZES, with the batch size bounded by
+    the memory budget of one kernel block against a worker's shard."""
+    rows = []
+    for n, workers in ESTIMATE_SIZES:
+        shard = n / workers
+        batch = int(min(ESTIMATE_BUDGET // (shard * BYTES * 2), 10000))
+        steps = n / batch
+        compute = 2.0 * n * n * (d + c) / (workers * flops_per_worker)
+        # Per step, through the driver: X_B out to every worker, the next batch's rows
+        # in from their owners, the residual parts in, the updates (batch and
+        # subsample) out to their owners.
+        step_bytes = BYTES * (
+            (workers + 1) * batch * d
+            + workers * batch * c
+            + (batch + ESTIMATE_SUBSAMPLE) * c
+        )
+        communication = steps * (latency_s + step_bytes / ESTIMATE_BANDWIDTH)
+        driver = steps * 2.0 * batch * ESTIMATE_SUBSAMPLE * (d + c) / flops_per_worker
+        memory = (
+            shard * (2 * (d + 2) + 4 * c) * BYTES + ESTIMATE_BUDGET
+        ) / 2**30  # X, its prepared copy, Y, coef (x3), one kernel block
+        rows.append(
+            {
+                "n": n,
+                "workers": workers,
+                "batch": batch,
+                "steps": steps,
+                "compute_s": compute,
+                "communication_s": communication,
+                "driver_s": driver,
+                "epoch_s": compute + communication + driver,
+                "memory_per_worker_gb": memory,
+                "driver_memory_gb": (
+                    3 * n * 8
+                    + ESTIMATE_SUBSAMPLE * (d + ESTIMATE_COMPONENTS) * BYTES
+                    + batch * ESTIMATE_SUBSAMPLE * BYTES
+                )
+                / 2**30,
+            }
+        )
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--dataset", default="classification40")
+    args = parser.parse_args()
+
+    info = machine_info()
+    path = dataset_path(args.dataset, args.n)
+    data = np.load(path)
+    n, d = data["X_train"].shape
+    c = len(np.unique(data["y_train"]))
+    started = time.perf_counter()
+
+    summaries = {}
+    for label, threads in [("local, all cores", None), ("local, 1 thread", 1)]:
+        runs = [in_child(measure_local, path, threads) for _ in range(args.repeats)]
+        summaries[label] = {key: median_of(runs, key) for key in runs[0]}
+        print(label, summaries[label], flush=True)
+    for workers in args.workers:
+        runs = [in_process(measure_cluster, path, workers) for _ in range(args.repeats)]
+        summaries[workers] = {key: median_of(runs, key) for key in runs[0]}
+        print(workers, summaries[workers], flush=True)
+
+    base = summaries[args.workers[0]]["epoch_s"] * args.workers[0]
+    local = summaries["local, all cores"]["epoch_s"]
+    rows = [
+        f"| {label} | - | {s['batch_size']:.0f} | {s['epoch_s']:.3f} | - | "
+        f"{s['epoch_s'] / local:.2f} | - | - | - | - | - | - |"
+        for label, s in summaries.items()
+        if isinstance(label, str)
+    ]
+    for workers in args.workers:
+        s = summaries[workers]
+        rows.append(
+            f"| cluster | {workers} | {s['batch_size']:.0f} | {s['epoch_s']:.3f} | "
+            f"**{base / s['epoch_s']:.2f}** | {s['epoch_s'] / local:.2f} | "
+            f"{s['steps_per_epoch']:.0f} | {s['round_trip_ms']:.1f} | "
+            f"{s['shard_compute_ms']:.1f} | **{s['communication_ms']:.1f}** | "
+            f"{s['driver_ms']:.1f} | {s['latency_ms']:.2f} |"
+        )
+
+    # The speed of one worker (one core), from the 1-worker shards' compute time.
+    one = summaries[args.workers[0]]
+    flops_per_worker = (
+        2.0 * n * n * (d + c) / (one["steps_per_epoch"] * one["shard_compute_ms"] / 1e3)
+    ) * args.workers[0]
+    latency = max(summaries[w]["latency_ms"] for w in args.workers) / 1e3
+    estimated = estimates(d, c, flops_per_worker, latency)
+    estimate_rows = [
+        f"| {e['n']:.0e} | {e['workers']} | {e['batch']} | {e['steps']:.0f} | "
+        f"{e['compute_s']:.0f} | {e['communication_s']:.0f} | {e['driver_s']:.0f} | "
+        f"**{e['epoch_s'] / 60:.0f} min** | {e['memory_per_worker_gb']:.2f} | "
+        f"{e['driver_memory_gb']:.2f} |"
+        for e in estimated
+    ]
+
+    markdown = (
+        f"# Fit on a Dask LocalCluster ({args.dataset}, n = {n}, d = {d}, c = {c}, "
+        "float64)\n\n"
+        f"Medians of {args.repeats} child processes. `python "
+        f"benchmarks/bench_distributed.py --n {args.n} --workers "
+        f"{' '.join(map(str, args.workers))}` ({time.perf_counter() - started:.0f} s)\n\n"
+        "Epoch time of `InterpolatingKernelClassifier` (difference of the solver's time "
+        "in 4- and 1-epoch fits; the driver's time per step is the epoch's time outside "
+        "the round trips, over the steps). The cluster has W worker processes of one "
+        "thread each on this machine's "
+        f"{info['cores']} cores; X is split in W equal chunks, one per worker. "
+        "Speed-up is against the first cluster row scaled to one worker; per step: the "
+        "driver's round trip to all shards, the slowest shard's compute time within it, "
+        "their difference (communication: serialization, transport and the actor "
+        "calls), and an empty round trip to all shards (latency).\n\n"
+        "| run | workers | batch | epoch (s) | speed-up | epoch / local epoch "
+        "| steps per epoch | round trip per step (ms) | shard compute per step (ms) "
+        "| communication per step (ms) | driver per step (ms) | empty round trip (ms) |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+        "**Cost-model estimate for larger n.** "
+        f"From the measurements above: {flops_per_worker / 1e9:.1f} GFLOP/s per "
+        f"one-core worker (the 1-worker shard's kernel blocks), a latency of "
+        f"{latency * 1e3:.1f} ms per round trip (the largest measured), and assumed "
+        "10 Gbit/s links; d = 40, c = 10, s = 12000, q = 512, a 1 GiB kernel block per "
+        "worker (which bounds the batch). An epoch costs "
+        "2 n^2 (d + c) / (W F) of kernel products on the workers, n / m steps of "
+        "communication (latency plus 8 ((W + 1) m d + W m c + (m + s) c) bytes through "
+        "the driver) and the driver's projection 2 m s (d + c) per step. Memory per "
+        "worker: its n / W points (X, the kernel's prepared copy, targets and three "
+        "coefficient arrays) and one kernel block; the driver holds the batch order "
+        "(24 bytes per point), S, U and one m x s block.\n\n"
+        "| n | workers | batch | steps per epoch | compute (s) | communication (s) "
+        "| driver (s) | epoch | memory per worker (GiB) | driver memory (GiB) |\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(estimate_rows) + "\n\n"
+        "Machine:\n\n" + machine_markdown(info) + "\n"
+    )
+    print(markdown)
+    write_results(
+        "distributed",
+        markdown,
+        {
+            "machine": info,
+            "n": n,
+            "runs": {str(key): value for key, value in summaries.items()},
+            "flops_per_worker": flops_per_worker,
+            "latency_s": latency,
+            "estimates": estimated,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

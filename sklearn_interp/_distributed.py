@@ -1,0 +1,651 @@
+"""The fit and the predictions on a Dask cluster (``pip install "sklearn-interp[dask]"``).
+
+A fit receives a ``dask.array.Array`` X: its row chunks stay where they are, on the
+workers, and each worker that holds chunks gets one :class:`Shard` (a Dask actor, a
+stateful object living on that worker) that keeps its chunks, their targets, their
+coefficients, the last good coefficients, the kernel diagonal and the kernel prepared
+against its rows. The driver (this process) runs the one SGD loop of
+:func:`sklearn_interp._solver.run_sgd` over a :class:`ShardedEvaluator`; every step is one
+round trip to all shards at once:
+
+1. the driver sends the batch rows X_B (m x d), the coefficient updates of the previous
+   step for the rows each shard owns, and the indices of the next batch's rows it owns;
+2. each shard applies the updates, computes its part of the residual,
+   ``K(X_B, X_shard) coef_shard`` plus ``alpha coef_i - y_i`` for the batch rows it
+   owns, and returns it (m x c) with the next batch's rows it owns;
+3. the driver sums the parts (the residual g), computes the EigenPro projection
+   ``K(X_S, X_B) g`` against the subsample S it holds (s x d with U), and the updates.
+
+The random draws (subsample, one permutation per epoch) and the order of the points are
+those of the single-process fit, so with the same ``random_state`` the coefficients are
+the same up to the summation order of the kernel products.
+
+Nothing here is imported unless X is a dask array: the package works without Dask.
+"""
+
+import sys
+import time
+
+import numpy as np
+from sklearn.utils import Bunch, gen_batches
+from sklearn.utils.validation import check_array
+
+from ._kernel import kernel_diagonal, rows_against
+from ._plan import kernel_block_rows
+from ._solver import run_sgd
+from ._spectrum import reduced_diagonal_max
+
+INSTALL_HINT = 'pip install "sklearn-interp[dask]"'
+
+
+def is_dask_array(X):
+    """Whether X is a ``dask.array.Array`` (False, without importing Dask, if no one
+    has imported it)."""
+    dask_array = sys.modules.get("dask.array")
+    return dask_array is not None and isinstance(X, dask_array.Array)
+
+
+def current_client(name="X"):
+    """The current ``dask.distributed`` Client, or a ValueError that says how to start one.
+
+    Parameters
+    ----------
+    name : str
+        The argument that needs the cluster, for the message.
+    """
+    try:
+        from distributed import get_client
+    except ImportError as error:
+        raise ImportError(
+            f"{name} is a dask array: fitting on a Dask cluster needs dask.distributed "
+            f"({INSTALL_HINT})."
+        ) from error
+    try:
+        return get_client()
+    except ValueError as error:
+        raise ValueError(
+            f"{name} is a dask array, which runs the fit on a Dask cluster, but no "
+            "dask.distributed Client is active. Start one first: "
+            "`from distributed import Client; client = Client()` for a local cluster, "
+            "or `Client('tcp://scheduler-address:8786')` for a running one; or pass "
+            f"{name}.compute() to fit in this process."
+        ) from error
+
+
+def as_row_chunked(X, name="X"):
+    """X as floating point, in row chunks with all columns in each, with known sizes.
+
+    Raises
+    ------
+    ValueError
+        For an X that is not 2-D, has unknown chunk sizes, or has sparse chunks.
+    """
+    if X.ndim != 2:
+        raise ValueError(f"Expected a 2-D dask array for {name}, got ndim={X.ndim}.")
+    if any(np.isnan(size) for size in X.shape):
+        raise ValueError(
+            f"{name} has unknown chunk sizes (shape {X.shape}); call "
+            f"{name}.compute_chunk_sizes() first."
+        )
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(
+            f"Found array with shape {X.shape} for {name}, while at least 1 sample and "
+            "1 feature are required."
+        )
+    if not isinstance(X._meta, np.ndarray):
+        raise ValueError(
+            f"{name} must have numpy chunks for a fit on a Dask cluster, not "
+            f"{type(X._meta).__name__} chunks."
+        )
+    if X.dtype not in (np.float64, np.float32):
+        X = X.astype(np.float64)
+    if len(X.chunks[1]) > 1 or 0 in X.chunks[0]:
+        # Empty row chunks would make empty shards.
+        X = X.rechunk({0: tuple(size for size in X.chunks[0] if size), 1: -1})
+    return X
+
+
+class Shard:
+    """The training points one worker holds, with their coefficients: a Dask actor.
+
+    Created on the worker that already holds the chunks (no data moves). Indices are
+    global row numbers of X; chunk j holds rows ``starts[j]`` to ``starts[j] +
+    len(X_chunks[j])``.
+
+    Parameters
+    ----------
+    X_chunks, Y_chunks : list of ndarray
+        The row chunks of X (n_j x d) and of the 2-D float64 targets (n_j x c).
+    starts : list of int
+        Global index of each chunk's first row.
+    kernel : callable
+        Block kernel in the compute precision.
+    compute_dtype : numpy.dtype
+    alpha : float
+        Ridge term.
+    budget : float
+        Bytes one kernel block may use on this worker.
+    """
+
+    def __init__(self, X_chunks, Y_chunks, starts, kernel, compute_dtype, alpha, budget):
+        self.X = [
+            check_array(X, dtype=[np.float64, np.float32]).astype(compute_dtype, copy=False)
+            for X in X_chunks
+        ]
+        self.Y = [check_array(Y, dtype=np.float64) for Y in Y_chunks]
+        self.starts = np.asarray(starts, dtype=np.int64)
+        self.stops = self.starts + [len(X) for X in self.X]
+        self.kernel = kernel
+        self.alpha = alpha
+        self.block_rows = kernel_block_rows(
+            max(len(X) for X in self.X), np.dtype(compute_dtype).itemsize, budget
+        )
+        self.kernel_rows = [rows_against(kernel, X) for X in self.X]
+        self.diagonal = [kernel_diagonal(kernel, X) for X in self.X]
+        self.coef = [np.zeros(Y.shape) for Y in self.Y]
+        self.coef_compute = [np.zeros(Y.shape, dtype=compute_dtype) for Y in self.Y]
+        self.good_coef = [np.zeros(Y.shape) for Y in self.Y]
+
+    def _locate(self, index):
+        """Chunk number and row within it of each global index (all owned here)."""
+        chunk = np.searchsorted(self.starts, index, side="right") - 1
+        return chunk, index - self.starts[chunk]
+
+    def diagonal_max(self):
+        return max(float(diagonal.max()) for diagonal in self.diagonal)
+
+    def squared_target_sum(self):
+        return sum(float(np.einsum("ij,ij->", Y, Y)) for Y in self.Y)
+
+    def take(self, index):
+        """Rows of X (compute precision) and their ``k(x, x)``, in the order given."""
+        chunk, row = self._locate(np.asarray(index, dtype=np.int64))
+        rows = np.empty((len(index), self.X[0].shape[1]), dtype=self.X[0].dtype)
+        diagonal = np.empty(len(index))
+        for j in np.unique(chunk):
+            mine = chunk == j
+            rows[mine] = self.X[j][row[mine]]
+            diagonal[mine] = self.diagonal[j][row[mine]]
+        return rows, diagonal
+
+    def reduced_diagonal_max(self, X_subsample, eigvecs, scale):
+        return max(
+            reduced_diagonal_max(
+                self.kernel, X, X_subsample, eigvecs, scale, diagonal, self.block_rows
+            )
+            for X, diagonal in zip(self.X, self.diagonal, strict=True)
+        )
+
+    def step(self, X_batch, positions, index, updates, fetch):
+        """Apply updates, return this shard's part of the batch residual and rows.
+
+        Parameters
+        ----------
+        X_batch : ndarray of shape (m, n_features) or None
+            The batch rows (compute precision); None: only apply the updates.
+        positions, index : ndarray of int
+            The batch rows owned here: their positions in the batch and global indices.
+        updates : list of (ndarray, ndarray)
+            (global indices, coefficient deltas), applied in order.
+        fetch : ndarray of int
+            Global indices (owned here) of rows to return: the next batch's.
+
+        Returns
+        -------
+        part : ndarray of shape (m, n_outputs) or None
+            ``K(X_batch, X_shard) coef_shard``, plus ``alpha coef_i - y_i`` at the
+            positions of the batch rows owned here.
+        rows : ndarray of shape (len(fetch), n_features)
+        seconds : float
+            Time spent computing here, for the measurement of communication.
+        """
+        start = time.perf_counter()
+        for index_update, delta in updates:
+            chunk, row = self._locate(index_update)
+            for j in np.unique(chunk):
+                mine = chunk == j
+                self.coef[j][row[mine]] += delta[mine]
+                self.coef_compute[j][row[mine]] = self.coef[j][row[mine]]
+        part = None
+        if X_batch is not None:
+            part = self._part(X_batch, np.asarray(positions), np.asarray(index))
+        rows = self.take(fetch)[0] if len(fetch) else None
+        return part, rows, time.perf_counter() - start
+
+    def _part(self, X_batch, positions, index):
+        n_outputs = self.Y[0].shape[1]
+        part = np.zeros((len(X_batch), n_outputs))
+        chunk, row = self._locate(index)
+        for j, kernel_rows in enumerate(self.kernel_rows):
+            mine = chunk == j
+            for rows in gen_batches(len(X_batch), self.block_rows):
+                block = kernel_rows(X_batch[rows])
+                # The exact k(x, x) where a batch point meets itself (see _Evaluator).
+                here = mine & (positions >= rows.start) & (positions < rows.stop)
+                block[positions[here] - rows.start, row[here]] = self.diagonal[j][row[here]]
+                part[rows] += block @ self.coef_compute[j]
+            shifted = -self.Y[j][row[mine]]
+            if self.alpha:
+                shifted += self.alpha * self.coef[j][row[mine]]
+            part[positions[mine]] += shifted
+        return part
+
+    def snapshot(self):
+        for coef, good in zip(self.coef, self.good_coef, strict=True):
+            good[...] = coef
+
+    def restore(self):
+        for coef, compute, good in zip(
+            self.coef, self.coef_compute, self.good_coef, strict=True
+        ):
+            coef[...] = good
+            compute[...] = good
+
+    def coef_chunk(self, j):
+        return self.coef[j].copy()
+
+
+def _coef_of(shard, j):
+    """Task run on the shard's worker: chunk j's coefficients, kept there."""
+    return shard.coef_chunk(j).result()
+
+
+class ShardedPoints:
+    """Training points sharded over a Dask cluster, one :class:`Shard` per worker.
+
+    Stands in for the training array in :func:`sklearn_interp._plan.plan_fit`
+    (``shape``, ``dtype``, ``X[index]`` gathers rows here, ``diagonal_max`` and
+    ``reduced_diagonal_max`` run on the shards) and builds the
+    :class:`ShardedEvaluator` of the fit.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    X : dask.array.Array of shape (n_samples, n_features)
+        In row chunks with all columns in each; persisted here (``self.X``), where
+        the chunks already are or where the scheduler puts them.
+    Y : dask.array.Array of shape (n_samples, n_outputs)
+        Float64 targets in the same row chunks as X; persisted here.
+    kernel : callable
+        Block kernel in the compute precision.
+    compute_dtype : numpy.dtype
+    alpha : float
+    budget : float
+        Bytes one kernel block may use on each worker.
+    """
+
+    def __init__(self, client, X, Y, kernel, compute_dtype, alpha, budget):
+        from distributed import futures_of, wait
+
+        X, Y = client.persist([X, Y])
+        self.client = client
+        self.X = X
+        self.shape = X.shape
+        self.n_outputs = Y.shape[1]
+        self.dtype = np.dtype(compute_dtype)
+        self.budget = budget
+        sizes = X.chunks[0]
+        self.chunk_starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        self.max_chunk_rows = max(sizes)
+
+        X_futures, Y_futures = futures_of(X), futures_of(Y)
+        wait(X_futures + Y_futures)
+        by_key = {future.key: future for future in X_futures + Y_futures}
+        # One key per row chunk: the arrays have one column chunk.
+        X_keys = [row[0] for row in X.__dask_keys__()]
+        Y_keys = [row[0] for row in Y.__dask_keys__()]
+        holders = client.who_has([by_key[key] for key in X_keys])
+        # Each chunk's shard is a worker that holds it; workers in sorted order, so the
+        # assignment (and the summation order) does not depend on timing.
+        self.workers = sorted({min(holders[key]) for key in X_keys})
+        self.chunk_shard = np.array(
+            [self.workers.index(min(holders[key])) for key in X_keys], dtype=np.int64
+        )
+        self.chunks_of = [
+            np.flatnonzero(self.chunk_shard == k) for k in range(len(self.workers))
+        ]
+        futures = [
+            client.submit(
+                Shard,
+                [by_key[X_keys[j]] for j in chunks],
+                [by_key[Y_keys[j]] for j in chunks],
+                [int(self.chunk_starts[j]) for j in chunks],
+                kernel,
+                self.dtype,
+                alpha,
+                budget,
+                actor=True,
+                workers=[worker],
+                allow_other_workers=False,
+                pure=False,
+            )
+            for worker, chunks in zip(self.workers, self.chunks_of, strict=True)
+        ]
+        self._actor_futures = futures
+        self.shards = [future.result() for future in futures]
+
+    def _call(self, method, *args):
+        """Call ``method(*args)`` on every shard at once; results in shard order."""
+        calls = [getattr(shard, method)(*args) for shard in self.shards]
+        return [call.result() for call in calls]
+
+    def owner(self, index):
+        """The shard of each global index."""
+        chunk = np.searchsorted(self.chunk_starts, index, side="right") - 1
+        return self.chunk_shard[chunk]
+
+    def take(self, index):
+        """Rows ``index`` (global, in that order) and their ``k(x, x)``, gathered here."""
+        index = np.asarray(index, dtype=np.int64)
+        owner = self.owner(index)
+        rows = np.empty((len(index), self.shape[1]), dtype=self.dtype)
+        diagonal = np.empty(len(index))
+        calls = [
+            (owner == k, shard.take(index[owner == k]))
+            for k, shard in enumerate(self.shards)
+            if np.any(owner == k)
+        ]
+        for mine, call in calls:
+            rows[mine], diagonal[mine] = call.result()
+        return rows, diagonal
+
+    def __getitem__(self, index):
+        return self.take(index)[0]
+
+    def diagonal_max(self):
+        """``max_i k(x_i, x_i)``, each shard over its rows."""
+        return max(self._call("diagonal_max"))
+
+    def reduced_diagonal_max(self, kernel, X_subsample, eigvecs, scale):
+        """The preconditioned beta, each shard over its rows (S, U and scale sent)."""
+        return max(self._call("reduced_diagonal_max", X_subsample, eigvecs, scale))
+
+    def squared_target_sum(self):
+        return sum(self._call("squared_target_sum"))
+
+    def coefficients(self):
+        """The fitted coefficients as a dask array, each chunk kept on its worker."""
+        import dask.array as da
+        from distributed import wait
+
+        parts = [None] * len(self.chunk_shard)
+        for k, (worker, chunks) in enumerate(
+            zip(self.workers, self.chunks_of, strict=True)
+        ):
+            for local, j in enumerate(chunks):
+                parts[j] = self.client.submit(
+                    _coef_of, self.shards[k], local, workers=[worker], pure=False
+                )
+        wait(parts)  # before the shards are released
+        sizes = np.diff(np.append(self.chunk_starts, self.shape[0]))
+        return da.concatenate(
+            [
+                da.from_delayed(part, shape=(int(size), self.n_outputs), dtype=np.float64)
+                for part, size in zip(parts, sizes, strict=True)
+            ]
+        )
+
+    def close(self):
+        """Release the shards (their memory on the workers)."""
+        self.shards = []
+        self._actor_futures = []
+
+
+class ShardedEvaluator:
+    """The evaluator of :func:`sklearn_interp._solver.run_sgd` over sharded points.
+
+    Positions (what the solver loop sees) follow the single-process fit: with a
+    subsample, positions ``0 .. s - 1`` are the subsample and the rest follow in
+    increasing global index; ``order[position]`` is the global index. The batch's
+    coefficient updates wait here and travel with the next step's request; the rows of
+    the next batch come back with the current step's answer.
+
+    Parameters
+    ----------
+    points : ShardedPoints
+    kernel : callable
+        Block kernel in the compute precision (for K(X_B, X_S) here).
+    subsample : ndarray of int or None
+        Global indices of the preconditioner's subsample.
+    block_rows : int
+        Rows per block of the exact residual pass.
+    """
+
+    def __init__(self, points, kernel, subsample, block_rows):
+        self.points = points
+        self.n_samples = points.shape[0]
+        self.block_rows = block_rows
+        self.n_subsample = 0 if subsample is None else len(subsample)
+        if self.n_subsample:
+            self.order = np.concatenate(
+                [subsample, np.setdiff1d(np.arange(self.n_samples), subsample)]
+            )
+            X_subsample, self.subsample_diagonal = points.take(subsample)
+            self.subsample_rows = rows_against(kernel, X_subsample)
+        else:
+            self.order = np.arange(self.n_samples)
+        self.pending = [[] for _ in points.shards]
+        self.prefetched = None
+        self.n_steps = 0
+        self.step_seconds = 0.0
+        self.shard_seconds = 0.0
+
+    def initial_error(self):
+        return self.points.squared_target_sum() / self.n_samples
+
+    def _split(self, index):
+        """For each shard, the mask of the global indices it owns."""
+        owner = self.points.owner(index)
+        return [owner == k for k in range(len(self.points.shards))]
+
+    def _round_trip(self, X_batch, index, fetch):
+        """One step on every shard: apply pending updates, residual parts, next rows."""
+        start = time.perf_counter()
+        owned, wanted = self._split(index), self._split(fetch)
+        positions = np.arange(len(index))
+        calls = [
+            shard.step(
+                X_batch,
+                positions[owned[k]],
+                index[owned[k]],
+                self.pending[k],
+                fetch[wanted[k]],
+            )
+            for k, shard in enumerate(self.points.shards)
+        ]
+        results = [call.result() for call in calls]
+        self.pending = [[] for _ in self.points.shards]
+        part_sum = None
+        rows = np.empty((len(fetch), self.points.shape[1]), dtype=self.points.dtype)
+        for k, (part, shard_rows, _) in enumerate(results):
+            if part is not None:
+                part_sum = part if part_sum is None else part_sum + part
+            if shard_rows is not None:
+                rows[wanted[k]] = shard_rows
+        self.n_steps += 1
+        self.step_seconds += time.perf_counter() - start
+        self.shard_seconds += max(seconds for _, _, seconds in results)
+        return part_sum, rows
+
+    def residuals(self, batch, upcoming=None):
+        index = self.order[batch]
+        if self.prefetched is not None and np.array_equal(self.prefetched[0], index):
+            X_batch = self.prefetched[1]
+        else:
+            X_batch = self.points.take(index)[0]
+        fetch = self.order[upcoming] if upcoming is not None else index[:0]
+        residual, rows = self._round_trip(X_batch, index, fetch)
+        self.prefetched = (fetch, rows) if upcoming is not None else None
+        projected = None
+        if self.n_subsample:
+            # K(X_S, X_B) g, as the single-process fit computes it from its block's
+            # leading columns, with the exact diagonal where a batch point is in S.
+            block = self.subsample_rows(X_batch)
+            in_subsample = np.flatnonzero(batch < self.n_subsample)
+            block[in_subsample, batch[in_subsample]] = self.subsample_diagonal[
+                batch[in_subsample]
+            ]
+            projected = block.T @ residual.astype(block.dtype)
+            projected = projected.astype(np.float64)
+        return residual, projected
+
+    def update(self, batch, delta, subsample_delta):
+        index = self.order[batch]
+        for k, mine in enumerate(self._split(index)):
+            if mine.any():
+                self.pending[k].append((index[mine], delta[mine]))
+        if subsample_delta is not None:
+            subsample = self.order[: self.n_subsample]
+            for k, mine in enumerate(self._split(subsample)):
+                if mine.any():
+                    self.pending[k].append((subsample[mine], subsample_delta[mine]))
+
+    def _flush(self):
+        if any(self.pending):
+            empty = np.empty(0, dtype=np.int64)
+            calls = [
+                shard.step(None, empty, empty, self.pending[k], empty)
+                for k, shard in enumerate(self.points.shards)
+            ]
+            for call in calls:
+                call.result()
+            self.pending = [[] for _ in self.points.shards]
+
+    def end_epoch(self):
+        self._flush()
+        self.prefetched = None
+
+    def snapshot(self):
+        self._flush()
+        self.points._call("snapshot")
+
+    def restore(self):
+        # The pending updates belong to the epoch being undone.
+        self.pending = [[] for _ in self.points.shards]
+        self.prefetched = None
+        self.points._call("restore")
+
+    def mean_squared_residual(self):
+        self._flush()
+        total = 0.0
+        for rows in gen_batches(self.n_samples, self.block_rows):
+            index = np.arange(rows.start, rows.stop)
+            residual, _ = self._round_trip(self.points.take(index)[0], index, index[:0])
+            total += float(np.einsum("ij,ij->", residual, residual))
+        return total / self.n_samples
+
+
+def sharded_sgd_fit(
+    points,
+    kernel,
+    rng,
+    *,
+    batch_size,
+    step_size,
+    preconditioner=None,
+    max_iter=100,
+    tol=1e-4,
+    block_rows,
+    verbose=0,
+):
+    """:func:`sklearn_interp._solver.sgd_fit` over points sharded on a Dask cluster.
+
+    Parameters
+    ----------
+    points : ShardedPoints
+    kernel : callable
+        Block kernel in the compute precision.
+    rng : numpy.random.RandomState
+    batch_size, step_size, preconditioner, max_iter, tol, block_rows, verbose
+        As in :func:`sklearn_interp._solver.sgd_fit` (the ridge term and the kernel
+        diagonal live on the shards).
+
+    Returns
+    -------
+    result : Bunch
+        As :func:`sklearn_interp._solver.sgd_fit`'s, with ``coef`` a dask array whose
+        chunks stay on the workers, and ``n_steps``, ``step_seconds`` (driver wall time
+        of the steps' round trips) and ``shard_seconds`` (the slowest shard's compute
+        time, summed over steps) for the measurement of communication.
+    """
+    evaluator = ShardedEvaluator(
+        points,
+        kernel,
+        None if preconditioner is None else preconditioner.subsample,
+        block_rows,
+    )
+    result = run_sgd(
+        evaluator,
+        rng,
+        batch_size=batch_size,
+        step_size=step_size,
+        preconditioner=preconditioner,
+        max_iter=max_iter,
+        tol=tol,
+        verbose=verbose,
+    )
+    result.coef = points.coefficients()
+    result.n_steps = evaluator.n_steps
+    result.step_seconds = evaluator.step_seconds
+    result.shard_seconds = evaluator.shard_seconds
+    return Bunch(**result)
+
+
+def _partial_decision(X, X_fit, coef, kernel):
+    """``K(X, X_fit) @ coef`` for one block of X against one chunk of the fit."""
+    X = check_array(X, dtype=[np.float64, np.float32])
+    return (kernel(X, X_fit) @ coef)[:, np.newaxis, :]
+
+
+def decision(kernel, X, X_fit, coef, budget):
+    """``K(X, X_fit) @ coef`` blockwise, where X, X_fit or both are dask arrays.
+
+    Each task multiplies one row block of X against one chunk of X_fit, on the worker
+    that holds the chunk (the larger input), and the parts are summed by a tree
+    reduction: no machine holds more than a block of X and one chunk of the fit.
+
+    Parameters
+    ----------
+    kernel : callable
+        Block kernel (float64).
+    X : ndarray or dask.array.Array of shape (n_queries, n_features)
+    X_fit : ndarray or dask.array.Array of shape (n_samples, n_features)
+    coef : ndarray or dask.array.Array of shape (n_samples, n_outputs)
+        In the same row chunks as X_fit.
+    budget : float
+        Bytes one kernel block may use.
+
+    Returns
+    -------
+    decision : dask.array.Array or ndarray of shape (n_queries, n_outputs)
+        A dask array for a dask X; computed (on the cluster of X_fit) for a numpy X.
+    """
+    import dask.array as da
+
+    if not is_dask_array(X_fit):
+        X_fit = da.from_array(X_fit, chunks=X_fit.shape)
+        coef = da.from_array(coef, chunks=coef.shape)
+    rows = kernel_block_rows(max(X_fit.chunks[0]), np.dtype(np.float64).itemsize, budget)
+    local = not is_dask_array(X)
+    if local:
+        X = da.from_array(X, chunks=(rows, X.shape[1]))
+    else:
+        X = as_row_chunked(X)
+        if max(X.chunks[0], default=0) > rows:
+            X = X.rechunk({0: rows})
+    parts = da.blockwise(
+        _partial_decision,
+        "ikc",
+        X,
+        "id",
+        X_fit,
+        "kd",
+        coef,
+        "kc",
+        kernel=kernel,
+        dtype=np.float64,
+        adjust_chunks={"k": 1},
+        concatenate=True,
+    )
+    result = parts.sum(axis=1)
+    return result.compute() if local else result

@@ -1,0 +1,289 @@
+"""Fits and predictions on a Dask cluster, against the same work done in this process.
+
+One LocalCluster of worker processes (one thread each) serves the module. X is built
+from chunks scattered to chosen workers, so each test knows where its shards are.
+"""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+distributed = pytest.importorskip("distributed")
+da = pytest.importorskip("dask.array")
+
+import joblib  # noqa: E402
+from distributed import Client, LocalCluster, futures_of, get_task_stream  # noqa: E402
+from sklearn.datasets import make_classification  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.model_selection import GridSearchCV  # noqa: E402
+
+from sklearn_interp import (  # noqa: E402
+    InterpolatingKernelClassifier,
+    InterpolatingKernelRegressor,
+)
+
+N_WORKERS = 3
+
+# The distributed fit draws the same batches as the local one and differs only in the
+# summation order of the kernel products (per shard, then across shards): rounding of
+# about 1e-16 per operation, which a well-conditioned fit (cond(K) < 100) carries into
+# the coefficients at well below this.
+RTOL = 1e-8
+
+# The cluster's fits run with one BLAS thread, the local ones split blocks over the
+# cores: scores of the same search agree to rounding.
+SCORE_RTOL = 1e-12
+
+GAMMA = 8.0
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        LocalCluster(
+            n_workers=N_WORKERS,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(scope="module")
+def workers(client):
+    return sorted(client.scheduler_info()["workers"])
+
+
+@pytest.fixture(scope="module")
+def grid_problem():
+    """A jittered 15 x 20 grid with a narrow rbf: cond(K) is small, m* is large."""
+    rng = np.random.RandomState(0)
+    grid = np.stack(np.meshgrid(np.arange(15), np.arange(20)), axis=-1).reshape(-1, 2)
+    X = 0.5 * grid + rng.uniform(-0.05, 0.05, size=grid.shape)
+    Y = np.column_stack([np.sin(X[:, 0]) + X[:, 1], np.cos(X.sum(axis=1))])
+    labels = np.digitize(np.sin(X[:, 0]) * np.cos(X[:, 1]), [-0.3, 0.3])
+    return X, Y, labels
+
+
+def scattered(client, array, sizes, placement):
+    """A dask array of ``array``'s rows in chunks of ``sizes``, chunk j on placement[j]."""
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    parts = []
+    for start, stop, worker in zip(starts[:-1], starts[1:], placement, strict=True):
+        # hash=False: a fresh key, independent of other tests' chunks of the same data
+        future = client.scatter(array[start:stop], workers=[worker], hash=False)
+        parts.append(da.from_delayed(future, (stop - start, *array.shape[1:]), array.dtype))
+    return da.concatenate(parts)
+
+
+# (chunk sizes, worker of each chunk): uneven chunks over three workers, two chunks on
+# the first; and two workers.
+LAYOUTS = {
+    "3 workers, uneven": ((70, 150, 30, 50), (0, 1, 2, 0)),
+    "2 workers": ((120, 180), (0, 1)),
+}
+
+FITTED_NUMBERS = [
+    "n_iter_",
+    "n_backoffs_",
+    "batch_size_",
+    "n_components_",
+    "subsample_size_",
+    "n_features_in_",
+]
+FITTED_FLOATS = [
+    "critical_batch_size_",
+    "step_size_",
+    "beta_",
+    "top_eigenvalue_",
+    "eigenvalues_",
+    "preconditioned_beta_",
+    "preconditioned_top_eigenvalue_",
+    "convergence_curve_",
+]
+
+
+def assert_same_fit(local, remote, X):
+    for name in FITTED_NUMBERS:
+        assert getattr(remote, name) == getattr(local, name), name
+    for name in FITTED_FLOATS:
+        assert_allclose(
+            getattr(remote, name), getattr(local, name), rtol=RTOL, err_msg=name
+        )
+    assert isinstance(remote.dual_coef_, da.Array)
+    assert isinstance(remote.X_fit_, da.Array)
+    scale = np.abs(local.dual_coef_).max()
+    assert_allclose(
+        remote.dual_coef_.compute(), local.dual_coef_, rtol=RTOL, atol=RTOL * scale
+    )
+    assert_array_equal(remote.X_fit_.compute(), X)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"n_components": 0}, {"alpha": 0.05}],
+    ids=["eigenpro", "plain", "ridge"],
+)
+def test_regressor_fit_on_cluster_equals_local_fit(
+    client, workers, grid_problem, settings, layout
+):
+    X, Y, _ = grid_problem
+    sizes, placement = LAYOUTS[layout]
+    X_dask = scattered(client, X, sizes, [workers[k] for k in placement])
+    params = {"gamma": GAMMA, "random_state": 0, "tol": 1e-10, **settings}
+    local = InterpolatingKernelRegressor(**params).fit(X, Y)
+    remote = InterpolatingKernelRegressor(**params).fit(X_dask, Y)
+    assert local.n_iter_ > 1
+    assert_same_fit(local, remote, X)
+    # Predictions on numpy input are computed against the shards and come back here.
+    prediction = remote.predict(X)
+    assert isinstance(prediction, np.ndarray)
+    assert_allclose(prediction, local.predict(X), rtol=RTOL, atol=RTOL)
+
+
+def test_shards_live_on_their_workers(client, workers, grid_problem):
+    """The training points and coefficients stay on the workers that held X's chunks."""
+    X, _, labels = grid_problem
+    sizes, placement = LAYOUTS["3 workers, uneven"]
+    X_dask = scattered(client, X, sizes, [workers[k] for k in placement])
+    model = InterpolatingKernelClassifier(gamma=GAMMA, random_state=0).fit(X_dask, labels)
+    X_holders = client.who_has(futures_of(model.X_fit_))
+    coef_holders = client.who_has(futures_of(model.dual_coef_))
+    X_workers = [X_holders[key] for key in (row[0] for row in model.X_fit_.__dask_keys__())]
+    assert [list(holders) for holders in X_workers] == [[workers[k]] for k in placement]
+    assert sorted({worker for holders in coef_holders.values() for worker in holders}) == (
+        workers
+    )
+
+
+@pytest.mark.parametrize("settings", [{}, {"n_components": 0, "alpha": 0.05}])
+def test_classifier_fit_on_cluster_equals_local_fit(
+    client, workers, grid_problem, settings
+):
+    X, _, labels = grid_problem
+    sizes, placement = LAYOUTS["3 workers, uneven"]
+    X_dask = scattered(client, X, sizes, [workers[k] for k in placement])
+    y_dask = da.from_array(labels, chunks=90)  # other chunks than X: rechunked to X's
+    params = {"gamma": GAMMA, "random_state": 0, **settings}
+    local = InterpolatingKernelClassifier(**params).fit(X, labels)
+    remote = InterpolatingKernelClassifier(**params).fit(X_dask, y_dask)
+    assert len(local.classes_) == 3
+    assert_same_fit(local, remote, X)
+    assert_array_equal(remote.classes_, local.classes_)
+    assert_array_equal(remote.predict(X), local.predict(X))
+    assert_allclose(
+        remote.decision_function(X), local.decision_function(X), rtol=RTOL, atol=RTOL
+    )
+
+
+def test_divergence_safeguard_on_cluster_matches_local(client, workers, grid_problem):
+    """A step size eight times the stable one diverges: both fits back off alike."""
+    X, Y, _ = grid_problem
+    sizes, placement = LAYOUTS["2 workers"]
+    X_dask = scattered(client, X, sizes, [workers[k] for k in placement])
+    auto = InterpolatingKernelRegressor(
+        gamma=GAMMA, n_components=0, batch_size=50, random_state=0, max_iter=1, tol=0
+    )
+    with pytest.warns(ConvergenceWarning):
+        stable = auto.fit(X, Y).step_size_
+    params = {
+        "gamma": GAMMA,
+        "n_components": 0,
+        "batch_size": 50,
+        "step_size": 8 * stable,
+        "random_state": 0,
+    }
+    local = InterpolatingKernelRegressor(**params).fit(X, Y)
+    remote = InterpolatingKernelRegressor(**params).fit(X_dask, Y)
+    assert local.n_backoffs_ > 0
+    assert_same_fit(local, remote, X)
+
+
+def test_dask_input_to_predict_gives_dask_arrays(client, grid_problem):
+    """Predictions on a dask array are dask arrays, blockwise, for local and cluster
+    models alike, and equal the numpy predictions."""
+    X, Y, labels = grid_problem
+    X_dask = da.from_array(X, chunks=(70, 2))
+    regressor = InterpolatingKernelRegressor(gamma=GAMMA, random_state=0).fit(X, Y[:, 0])
+    classifier = InterpolatingKernelClassifier(gamma=GAMMA, random_state=0).fit(X, labels)
+    remote = InterpolatingKernelClassifier(gamma=GAMMA, random_state=0).fit(X_dask, labels)
+    for method, model in [
+        ("predict", regressor),
+        ("predict", classifier),
+        ("decision_function", classifier),
+        ("predict", remote),
+        ("decision_function", remote),
+    ]:
+        result = getattr(model, method)(X_dask[::-1])
+        assert isinstance(result, da.Array)
+        assert result.numblocks[0] > 1
+        expected = getattr(model, method)(X[::-1])
+        assert result.shape == expected.shape
+        if expected.dtype.kind == "f":
+            assert_allclose(result.compute(), expected, rtol=RTOL, atol=RTOL)
+        else:
+            assert_array_equal(result.compute(), expected)
+
+
+def test_model_fitted_on_cluster_can_be_brought_home(client, grid_problem):
+    """Computing X_fit_ and dual_coef_ gives a model that predicts without the cluster."""
+    X, Y, _ = grid_problem
+    model = InterpolatingKernelRegressor(gamma=GAMMA, random_state=0).fit(
+        da.from_array(X, chunks=100), Y
+    )
+    expected = model.predict(X)
+    model.X_fit_, model.dual_coef_ = model.X_fit_.compute(), model.dual_coef_.compute()
+    assert_allclose(model.predict(X), expected, rtol=RTOL, atol=RTOL)
+
+
+def test_grid_search_under_dask_backend_equals_local_search(client):
+    X, y = make_classification(
+        n_samples=150, n_features=5, n_informative=3, n_classes=3, random_state=0
+    )
+    grid = {"gamma": [0.05, 0.2, 1.0], "alpha": [0.0, 1e-2]}
+    estimator = InterpolatingKernelClassifier(random_state=0, max_iter=20, tol=1e-3)
+    local = GridSearchCV(estimator, grid, cv=3).fit(X, y)
+    search = GridSearchCV(estimator, grid, cv=3)
+    with get_task_stream(client) as tasks, joblib.parallel_backend("dask"):
+        search.fit(X, y)
+    # The fits ran on the workers (joblib sends them in batches, several per task).
+    assert len({task["worker"] for task in tasks.data}) > 1
+    assert search.best_params_ == local.best_params_
+    for key in ["mean_test_score", "split0_test_score", "split2_test_score"]:
+        assert_allclose(search.cv_results_[key], local.cv_results_[key], rtol=SCORE_RTOL)
+
+
+def test_dask_input_without_client_names_X(monkeypatch, grid_problem):
+    def no_client():
+        raise ValueError("No clients found")
+
+    monkeypatch.setattr(distributed, "get_client", no_client)
+    X, Y, _ = grid_problem
+    with pytest.raises(ValueError, match=r"X is a dask array.*no dask\.distributed Client"):
+        InterpolatingKernelRegressor().fit(da.from_array(X, chunks=100), Y)
+
+
+def test_bad_dask_input_is_reported(client, grid_problem):
+    X, Y, _ = grid_problem
+    X_dask = da.from_array(X, chunks=100)
+    with pytest.raises(ValueError, match="y has shape"):
+        InterpolatingKernelRegressor().fit(X_dask, Y[:-1])
+    with pytest.raises(ValueError, match="2-D dask array"):
+        InterpolatingKernelRegressor().fit(X_dask[:, 0], Y)
+    unknown = X_dask[X_dask[:, 0] > 0]
+    with pytest.raises(ValueError, match="unknown chunk sizes"):
+        InterpolatingKernelRegressor().fit(unknown, Y[: len(X)])
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        InterpolatingKernelClassifier().fit(X_dask, np.zeros(len(X)))
+    model = InterpolatingKernelRegressor(gamma=GAMMA, random_state=0).fit(X_dask, Y)
+    with pytest.raises(ValueError, match="features"):
+        model.predict(da.from_array(X[:, :1], chunks=100))
+    with pytest.raises(ValueError, match="features"):
+        model.predict(X[:, :1])
+    X_nan = X.copy()
+    X_nan[5, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        InterpolatingKernelRegressor().fit(da.from_array(X_nan, chunks=100), Y)
