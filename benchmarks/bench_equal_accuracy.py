@@ -13,7 +13,7 @@ Choosing the epoch count by its test accuracy is an oracle that a user does not 
 table also shows each sweep point, and ``bench_fit.py`` the fixed-tol operating points.
 
     python benchmarks/bench_equal_accuracy.py [--n 20000] [--datasets ...] [--repeats 3]
-        [--epochs 4 6 8 10 12 14 16] [--extra-epochs 2 3 5 8] [--extra-python PATH]
+        [--epochs 2 3 4 6 8 10 12 14 16] [--extra-epochs 2 3 5 8] [--extra-python PATH]
 """
 
 import argparse
@@ -108,7 +108,9 @@ def main():
         "--datasets", nargs="+", default=["classification40", "digits_like"]
     )
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--epochs", type=int, nargs="+", default=[4, 6, 8, 10, 12, 14, 16])
+    parser.add_argument(
+        "--epochs", type=int, nargs="+", default=[2, 3, 4, 6, 8, 10, 12, 14, 16]
+    )
     parser.add_argument("--extra-epochs", type=int, nargs="+", default=[2, 3, 5, 8])
     parser.add_argument("--extra-python", default=os.environ.get("SKLEARN_EXTRA_PYTHON"))
     args = parser.parse_args()
