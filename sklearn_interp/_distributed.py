@@ -27,7 +27,7 @@ import sys
 import time
 
 import numpy as np
-from sklearn.utils import Bunch, gen_batches
+from sklearn.utils import gen_batches
 from sklearn.utils.validation import check_array
 
 from ._kernel import kernel_diagonal, rows_against
@@ -588,7 +588,7 @@ def sharded_sgd_fit(
     result.n_steps = evaluator.n_steps
     result.step_seconds = evaluator.step_seconds
     result.shard_seconds = evaluator.shard_seconds
-    return Bunch(**result)
+    return result
 
 
 def _partial_decision(X, X_fit, coef, kernel):
