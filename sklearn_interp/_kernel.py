@@ -82,10 +82,16 @@ class BlockKernel:
         return self.rows_against(B)(A)
 
     def rows_against(self, B):
-        """Return ``A -> k(A, B)``, doing the work that depends on B alone once."""
+        """Return ``(A, out=None) -> k(A, B)``, doing the work that depends on B alone
+        once.
+
+        ``out``, a C-contiguous ``(len(A), len(B))`` array of the block's dtype, is a
+        buffer the block may be written into (the rbf fast path does, and so saves a
+        fresh allocation per block); the block is the return value either way.
+        """
         if self.kernel == "rbf" and not sp.issparse(B):
             return _RBFRows(B, self.params["gamma"], self.dtype, self._generic)
-        return lambda A: self._generic(A, B)
+        return lambda A, out=None: self._generic(A, B)
 
     def diagonal(self, X):
         """``k(x_i, x_i)`` for every row of ``X``, float64."""
@@ -138,7 +144,7 @@ class _RBFRows:
         self.eps = np.finfo(dtype).eps
         self.right_scale = float(-self.right[:, -1].max(initial=0.0))
 
-    def __call__(self, A):
+    def __call__(self, A, out=None):
         if sp.issparse(A):
             return self.fallback(A, self.B)
         centred = np.asarray(A) - self.center
@@ -146,7 +152,7 @@ class _RBFRows:
         left[:, :-2] = centred
         left[:, -2] = -self.gamma * row_norms(centred, squared=True)
         left[:, -1] = 1.0
-        block = left @ self.right.T
+        block = np.matmul(left, self.right.T, out=out)
         # Rounding can leave an exponent a little above 0. For sensibly scaled data that
         # is a few ulps (a kernel value a few ulps above 1), harmless and cheaper than a
         # clipping pass; for badly scaled data the exponent is clipped at 0.
@@ -158,10 +164,11 @@ class _RBFRows:
 
 
 def rows_against(kernel, B):
-    """``A -> kernel(A, B)`` for any block kernel, prepared once when it can be."""
+    """``(A, out=None) -> kernel(A, B)`` for any block kernel, prepared once when it can
+    be; see :meth:`BlockKernel.rows_against` for ``out``."""
     if isinstance(kernel, BlockKernel):
         return kernel.rows_against(B)
-    return lambda A: kernel(A, B)
+    return lambda A, out=None: kernel(A, B)
 
 
 def kernel_diagonal(kernel, X):

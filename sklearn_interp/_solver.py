@@ -58,6 +58,17 @@ CREEP_FACTOR = 1.1
 # threads' hand-off costs more than it saves.
 PARALLEL_MIN_ENTRIES = 2**16
 
+# A thread computes its piece of a block in chunks of rows, written into one buffer it
+# reuses: no block is allocated (and page-faulted in) afresh for every batch, and a chunk
+# of about CHUNK_ENTRIES kernel entries (16 MB in float64) is still in cache when the
+# exp, the product with the coefficients and the subsample projection read it. Each
+# chunk's product also reads all n x c coefficients, so a chunk has at least
+# MIN_CHUNK_ROWS rows. Measured per epoch on 2 cores (d = 40, c = 10, float64): at
+# n = 20,000, chunks of 104 rows 0.66 s, 256 rows 0.68 s, whole 980-row pieces 0.78 s;
+# at n = 50,000, 64 rows 4.8 s, 128 rows 4.3 s, 256 rows 4.0 s, whole pieces 4.1 s.
+CHUNK_ENTRIES = 2**21
+MIN_CHUNK_ROWS = 256
+
 
 def sgd_fit(
     X,
@@ -130,7 +141,8 @@ def sgd_fit(
     its piece's kernel rows, the exp, the residuals and the subsample projection with
     single-threaded BLAS (the BLAS thread count is limited to 1 for the duration of the
     fit), so that every pass over the block, the elementwise ones too, runs on all
-    cores.
+    cores. A thread works through its piece in chunks of rows held in one buffer it
+    reuses for the whole fit (see ``CHUNK_ENTRIES``).
     """
     n_samples = Y.shape[0]
     block_rows = batch_size if block_rows is None else block_rows
@@ -360,8 +372,9 @@ class _Evaluator:
     the kernel blocks multiply. ``residuals(index)`` returns ``K[index, :] coef + alpha
     coef[index] - Y[index]`` and, when there is a subsample, its projection
     ``K[:n_subsample, index] @ residual``. Blocks of at most ``block_rows`` rows are
-    split into one piece per thread; results are combined in a fixed order, so they do
-    not depend on thread timing.
+    split into one piece per thread, and a piece into chunks of ``chunk_rows`` rows that
+    the thread computes in its own reused buffer; results are combined in a fixed order,
+    so they do not depend on thread timing.
     """
 
     def __init__(
@@ -391,6 +404,20 @@ class _Evaluator:
         self.pool = pool
         self.n_threads = n_threads
         self.diagonal = diagonal
+        # One kernel buffer per thread, reused by every chunk: together they hold no
+        # more than the block_rows x n block the memory budget allows (at least one
+        # row each).
+        self.chunk_rows = max(
+            1,
+            min(
+                block_rows // n_threads,
+                max(MIN_CHUNK_ROWS, CHUNK_ENTRIES // self.n_samples),
+            ),
+        )
+        self.buffers = [
+            np.empty((self.chunk_rows, self.n_samples), dtype=compute_dtype)
+            for _ in range(n_threads)
+        ]
 
     def initial_error(self):
         """``mean_i ||y_i||^2``, the residual of the zero function."""
@@ -429,19 +456,29 @@ class _Evaluator:
         residual = np.empty((len(index), self.Y.shape[1]))
         projected = np.zeros((self.n_subsample, self.Y.shape[1]))
 
-        def piece(rows):
-            rows_index = index[rows]
-            block = self.kernel_rows(self.X[rows_index])
-            if self.diagonal is not None:
-                block[np.arange(len(rows_index)), rows_index] = self.diagonal[rows_index]
-            piece_residual = block @ self.coef_compute - self.Y[rows_index]
-            if self.alpha:
-                piece_residual += self.alpha * self.coef[rows_index]
-            residual[rows] = piece_residual
-            if project:
-                # K(X_S, X_B) g: the block's leading columns, in the compute precision.
-                return block[:, : self.n_subsample].T @ piece_residual.astype(block.dtype)
-            return None
+        def piece(rows, buffer):
+            projection = np.zeros(projected.shape) if project else None
+            piece_index, piece_residual = index[rows], residual[rows]
+            for chunk in gen_batches(len(piece_index), self.chunk_rows):
+                chunk_index = piece_index[chunk]
+                block = self.kernel_rows(
+                    self.X[chunk_index], out=buffer[: len(chunk_index)]
+                )
+                if self.diagonal is not None:
+                    block[np.arange(len(chunk_index)), chunk_index] = self.diagonal[
+                        chunk_index
+                    ]
+                chunk_residual = block @ self.coef_compute - self.Y[chunk_index]
+                if self.alpha:
+                    chunk_residual += self.alpha * self.coef[chunk_index]
+                piece_residual[chunk] = chunk_residual
+                if project:
+                    # K(X_S, X_B) g: the block's leading columns, in the compute
+                    # precision, summed over the chunks in float64.
+                    projection += block[:, : self.n_subsample].T @ chunk_residual.astype(
+                        block.dtype
+                    )
+            return projection
 
         n_samples = self.X.shape[0]
         for block in gen_batches(len(index), self.block_rows):
@@ -451,7 +488,12 @@ class _Evaluator:
                 slice(block.start + part.start, block.start + part.stop)
                 for part in gen_even_slices(size, n_pieces)
             ]
-            mapped = self.pool.map(piece, pieces) if n_pieces > 1 else map(piece, pieces)
+            buffers = self.buffers[: len(pieces)]
+            mapped = (
+                self.pool.map(piece, pieces, buffers)
+                if n_pieces > 1
+                else map(piece, pieces, buffers)
+            )
             for piece_projection in mapped:
                 if piece_projection is not None:
                     projected += piece_projection

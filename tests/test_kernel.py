@@ -56,6 +56,22 @@ def test_float32_blocks(data):
     )
 
 
+@pytest.mark.parametrize("name", ["rbf", "laplacian"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_rows_against_with_a_buffer(name, dtype, data):
+    # The buffer is only a place the block may be written into: the returned block is
+    # the kernel either way, and the rbf fast path does write into it.
+    X, Z = data
+    kernel = make_kernel(name, gamma=0.5, dtype=dtype)
+    buffer = np.full((len(Z), len(X)), np.nan, dtype=dtype)
+    block = kernel.rows_against(X)(Z, out=buffer)
+    assert block.dtype == dtype
+    assert_allclose(
+        block, pairwise_kernels(Z, X, metric=name, gamma=0.5), rtol=1e-5, atol=1e-6
+    )
+    assert (block is buffer) == (name == "rbf")
+
+
 def test_sparse_input_matches_dense(data):
     X, Z = data
     kernel = make_kernel("rbf", gamma=0.5)

@@ -5,6 +5,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.metrics.pairwise import rbf_kernel
 
+from sklearn_interp import _solver
 from sklearn_interp._kernel import kernel_diagonal, make_kernel
 from sklearn_interp._solver import MAX_BACKOFFS, sgd_fit
 from sklearn_interp._spectrum import (
@@ -144,6 +145,31 @@ def test_batches_evaluated_in_blocks_give_the_same_iterates(problem):
     whole = sgd_fit(X, Y, kernel, np.random.RandomState(3), **kwargs)
     blocked = sgd_fit(X, Y, kernel, np.random.RandomState(3), block_rows=3, **kwargs)
     assert_allclose(blocked.coef, whole.coef, rtol=1e-12, atol=1e-14)
+
+
+def test_pieces_computed_in_chunks_give_the_same_iterates(problem, monkeypatch):
+    # Every batch split over the threads, and each thread's piece into chunks of 3 rows
+    # in its reused buffer, with the exact diagonal, a ridge term and a preconditioner
+    # (whose projection sums over the chunks): the iterates of whole pieces.
+    X, Y, K = problem
+    kernel = make_kernel("rbf", gamma=GAMMA)
+    kwargs = {
+        **_plain_settings(K, 20),
+        "alpha": 0.1,
+        "preconditioner": _preconditioner(X, 4, shift=0.1 / len(X)),
+        "diagonal": kernel_diagonal(kernel, X),
+        "max_iter": 5,
+        "tol": 0.0,
+    }
+    kwargs["step_size"] *= 0.5  # the preconditioned operator allows a larger one
+    monkeypatch.setattr(_solver, "PARALLEL_MIN_ENTRIES", 0)
+    whole = sgd_fit(X, Y, kernel, np.random.RandomState(3), **kwargs)
+    monkeypatch.setattr(_solver, "MIN_CHUNK_ROWS", 1)
+    monkeypatch.setattr(_solver, "CHUNK_ENTRIES", 3 * len(X))
+    chunked = sgd_fit(X, Y, kernel, np.random.RandomState(3), **kwargs)
+    assert np.all(np.isfinite(whole.coef)) and whole.n_backoffs == 0
+    assert_allclose(chunked.coef, whole.coef, rtol=1e-12, atol=1e-14)
+    assert_allclose(chunked.convergence_curve, whole.convergence_curve, rtol=1e-12)
 
 
 def test_same_seed_same_coefficients(problem):
