@@ -85,7 +85,9 @@ kernel : str or callable, default="rbf"
 
     precision : {"float64", "float32"}, default="float64"
         Precision of the kernel blocks during ``fit``. "float32" roughly halves the
-        time of the matrix products; coefficients, errors and predictions stay float64.
+        time of the matrix products, and of the subsample's eigendecomposition when q
+        is automatic and the subsample smaller than the training set (otherwise that
+        stays float64); coefficients, errors and predictions stay float64.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the subsample and the batch order. Pass an int for reproducible fits.

@@ -95,6 +95,9 @@ class BlockKernel:
 
     def diagonal(self, X):
         """``k(x_i, x_i)`` for every row of ``X``, float64."""
+        if self.kernel in ("rbf", "laplacian"):
+            # exp(-gamma * 0): exactly 1 at every point, whatever the data's scale.
+            return np.ones(X.shape[0])
         if callable(self.kernel):
             # A Python callable costs one call per entry: ask it for the diagonal only.
             return np.array(

@@ -139,11 +139,14 @@ def subsample_eigenpairs(kernel, X_subsample, n_eigenpairs):
         Orthonormal columns.
     """
     s = X_subsample.shape[0]
-    gram = np.asarray(kernel(X_subsample, X_subsample), dtype=np.float64)
+    gram = np.asarray(kernel(X_subsample, X_subsample))
+    if gram.dtype != np.float32:
+        gram = gram.astype(np.float64, copy=False)
     gram = (gram + gram.T) / (2.0 * s)
     n_eigenpairs = min(n_eigenpairs, s)
     eigvals, eigvecs = scipy.linalg.eigh(gram, subset_by_index=[s - n_eigenpairs, s - 1])
-    return np.maximum(eigvals[::-1], 0.0), eigvecs[:, ::-1]
+    eigvals = np.maximum(eigvals[::-1].astype(np.float64), 0.0)
+    return eigvals, np.ascontiguousarray(eigvecs[:, ::-1], dtype=np.float64)
 
 
 def damped_top_eigenvalue(eigvals, n_components, shift=0.0):

@@ -17,7 +17,11 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import LabelBinarizer, StandardScaler
 
-from sklearn_interp import InterpolatingKernelClassifier, InterpolatingKernelRegressor
+from sklearn_interp import (
+    InterpolatingKernelClassifier,
+    InterpolatingKernelRegressor,
+    _plan,
+)
 
 # A converged fit (relative residual <= 1e-20) matches a closed form with condition
 # number below 100 to about 1e-8 relative.
@@ -299,6 +303,47 @@ def test_float32_precision_keeps_float64_outputs(digits):
     gap = single.decision_function(X) - exact.decision_function(X)
     bound = np.sqrt(single.convergence_curve_[-1]) + np.sqrt(exact.convergence_curve_[-1])
     assert np.sqrt(np.mean(np.sum(gap**2, axis=1))) <= bound
+
+
+@pytest.mark.parametrize(
+    "settings, spectrum_dtype",
+    [
+        ({"subsample_size": 300}, np.float32),  # automatic q above the resolution floor
+        ({"subsample_size": 300, "n_components": 40}, np.float64),  # the user's q
+        ({}, np.float64),  # the subsample is all 600 points: no resolution floor
+    ],
+)
+def test_float32_fit_eigendecomposes_in_float32_only_above_the_resolution_floor(
+    digits, monkeypatch, settings, spectrum_dtype
+):
+    X, y = digits
+    dtypes = []
+    original = _plan.subsample_eigenpairs
+
+    def recording(kernel, X_subsample, n_eigenpairs):
+        dtypes.append(kernel.dtype)
+        return original(kernel, X_subsample, n_eigenpairs)
+
+    monkeypatch.setattr(_plan, "subsample_eigenpairs", recording)
+    with pytest.warns(ConvergenceWarning):  # one epoch, tol=0
+        InterpolatingKernelClassifier(
+            precision="float32", max_iter=1, tol=0.0, random_state=0, **settings
+        ).fit(X, y)
+    assert dtypes == [spectrum_dtype]
+
+
+def test_float32_eigendecomposition_gives_the_float64_iteration(digits):
+    X, y = digits
+    kwargs = {"subsample_size": 300, "max_iter": 20, "tol": 0.0, "random_state": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        single = InterpolatingKernelClassifier(precision="float32", **kwargs).fit(X, y)
+        exact = InterpolatingKernelClassifier(**kwargs).fit(X, y)
+    # The same q and the same iteration, to float32's rounding.
+    assert single.n_components_ == exact.n_components_ > 0
+    assert single.n_backoffs_ == exact.n_backoffs_ == 0
+    assert_allclose(single.eigenvalues_, exact.eigenvalues_, rtol=1e-2, atol=1e-6)
+    assert_allclose(single.convergence_curve_, exact.convergence_curve_, rtol=1e-2)
 
 
 def test_sparse_input_matches_dense(grid_problem):

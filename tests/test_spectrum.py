@@ -72,6 +72,24 @@ def test_subsample_eigenpairs_match_eigvalsh_when_subsample_is_data():
     assert_allclose(gram @ eigvecs, eigvecs * eigvals, atol=1e-10)
 
 
+def test_float32_subsample_eigenpairs_are_float64_arrays_within_the_float32_floor():
+    # A float32 kernel gives a float32 eigendecomposition (half the time of float64),
+    # returned as float64 arrays; its eigenvalues sit within the float32 numerical
+    # floor of _plan.numerical_floor (10 eps32 lambda_1) of the float64 ones.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 5))
+    eigvals, eigvecs = subsample_eigenpairs(make_kernel("rbf", dtype=np.float32), X, 40)
+    expected, expected_vecs = subsample_eigenpairs(make_kernel("rbf"), X, 40)
+    assert eigvals.dtype == eigvecs.dtype == np.float64
+    floor = 10 * np.finfo(np.float32).eps * expected[0]
+    assert np.max(np.abs(eigvals - expected)) <= floor
+    assert_allclose(eigvecs.T @ eigvecs, np.eye(40), atol=1e-5)
+    # The well-separated top directions agree up to sign.
+    assert_allclose(
+        np.abs(np.sum(eigvecs[:, :3] * expected_vecs[:, :3], axis=0)), 1.0, atol=1e-4
+    )
+
+
 def test_damped_top_eigenvalue():
     eigvals = np.array([1.0, 0.1, 0.01])
     assert damped_top_eigenvalue(eigvals, 0) == 1.0
