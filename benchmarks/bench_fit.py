@@ -37,7 +37,7 @@ def fit_ours(path, params):
     from sklearn_interp import InterpolatingKernelClassifier
 
     data = np.load(path)
-    model = InterpolatingKernelClassifier(random_state=0, **params)
+    model = InterpolatingKernelClassifier(**{"random_state": 0, **params})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         start = time.perf_counter()

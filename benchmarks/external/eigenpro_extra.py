@@ -7,7 +7,7 @@ scipy<1.14 and scikit-learn 1.3):
     /tmp/skextra/bin/pip install "numpy<2" "scipy<1.14" "scikit-learn==1.3.2" \\
         "scikit-learn-extra==0.3.0"
     /tmp/skextra/bin/python benchmarks/external/eigenpro_extra.py DATA.npz N_EPOCH GAMMA \\
-        [classification|regression]
+        [classification|regression [RANDOM_STATE]]
 
 The score is the test accuracy (EigenProClassifier) or R^2 (EigenProRegressor).
 """
@@ -25,9 +25,10 @@ from sklearn_extra.kernel_methods import EigenProClassifier, EigenProRegressor
 def main():
     path, n_epoch, gamma = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
     kind = sys.argv[4] if len(sys.argv) > 4 else "classification"
+    random_state = int(sys.argv[5]) if len(sys.argv) > 5 else 0
     data = np.load(path)
     estimator = EigenProClassifier if kind == "classification" else EigenProRegressor
-    model = estimator(n_epoch=n_epoch, gamma=gamma, random_state=0)
+    model = estimator(n_epoch=n_epoch, gamma=gamma, random_state=random_state)
     start = time.perf_counter()
     model.fit(data["X_train"], data["y_train"])
     fit_s = time.perf_counter() - start
