@@ -132,6 +132,9 @@ class _RBFRows:
     and the only elementwise pass left is the exp.
     """
 
+    # Writes a dense block into the ``out`` it is given (see BlockKernel.rows_against).
+    fills_out = True
+
     def __init__(self, B, gamma, dtype, fallback):
         B = np.asarray(B)
         self.gamma = 1.0 / B.shape[1] if gamma is None else gamma  # scikit-learn's default

@@ -406,7 +406,7 @@ class _Evaluator:
         self.diagonal = diagonal
         # One kernel buffer per thread, reused by every chunk: together they hold no
         # more than the block_rows x n block the memory budget allows (at least one
-        # row each).
+        # row each). A kernel that allocates its own blocks gets none.
         self.chunk_rows = max(
             1,
             min(
@@ -416,6 +416,8 @@ class _Evaluator:
         )
         self.buffers = [
             np.empty((self.chunk_rows, self.n_samples), dtype=compute_dtype)
+            if getattr(kernel_rows, "fills_out", False)
+            else None
             for _ in range(n_threads)
         ]
 
@@ -462,7 +464,8 @@ class _Evaluator:
             for chunk in gen_batches(len(piece_index), self.chunk_rows):
                 chunk_index = piece_index[chunk]
                 block = self.kernel_rows(
-                    self.X[chunk_index], out=buffer[: len(chunk_index)]
+                    self.X[chunk_index],
+                    out=None if buffer is None else buffer[: len(chunk_index)],
                 )
                 if self.diagonal is not None:
                     block[np.arange(len(chunk_index)), chunk_index] = self.diagonal[

@@ -6,7 +6,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.metrics.pairwise import rbf_kernel
 
 from sklearn_interp import _solver
-from sklearn_interp._kernel import kernel_diagonal, make_kernel
+from sklearn_interp._kernel import kernel_diagonal, make_kernel, rows_against
 from sklearn_interp._solver import MAX_BACKOFFS, sgd_fit
 from sklearn_interp._spectrum import (
     critical_batch_size,
@@ -170,6 +170,29 @@ def test_pieces_computed_in_chunks_give_the_same_iterates(problem, monkeypatch):
     assert np.all(np.isfinite(whole.coef)) and whole.n_backoffs == 0
     assert_allclose(chunked.coef, whole.coef, rtol=1e-12, atol=1e-14)
     assert_allclose(chunked.convergence_curve, whole.convergence_curve, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name, buffered", [("rbf", True), ("laplacian", False)])
+def test_kernel_buffers_only_for_kernels_that_fill_them(problem, name, buffered):
+    # A kernel that allocates its own blocks gets no buffer, which would take its
+    # share of the memory budget for nothing.
+    X, Y, _ = problem
+    kernel = make_kernel(name, gamma=GAMMA)
+    evaluator = _solver._Evaluator(
+        kernel_rows=rows_against(kernel, X),
+        X=X,
+        Y=Y,
+        compute_dtype=np.float64,
+        alpha=0.0,
+        n_subsample=0,
+        block_rows=20,
+        pool=None,
+        n_threads=2,
+        diagonal=None,
+    )
+    assert [buffer is not None for buffer in evaluator.buffers] == [buffered] * 2
+    residual, _ = evaluator.residuals(np.arange(5, 25))
+    assert_allclose(residual, -Y[5:25])  # zero coefficients
 
 
 def test_same_seed_same_coefficients(problem):
