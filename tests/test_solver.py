@@ -161,7 +161,6 @@ def test_pieces_computed_in_chunks_give_the_same_iterates(problem, monkeypatch):
         "max_iter": 5,
         "tol": 0.0,
     }
-    kwargs["step_size"] *= 0.5  # the preconditioned operator allows a larger one
     monkeypatch.setattr(_solver, "PARALLEL_MIN_ENTRIES", 0)
     whole = sgd_fit(X, Y, kernel, np.random.RandomState(3), **kwargs)
     monkeypatch.setattr(_solver, "MIN_CHUNK_ROWS", 1)
