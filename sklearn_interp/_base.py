@@ -1,25 +1,21 @@
 """Shared parameters, validation and fit recipe of the two estimators."""
 
 import warnings
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS
-from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import (
-    _check_feature_names,
-    _check_n_features,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted
 
-from ._distributed import is_dask_array
 from ._kernel import make_kernel
-from ._plan import kernel_block_rows, memory_budget, plan_fit
-from ._solver import MAX_BACKOFFS, sgd_fit
+from ._plan import plan_fit
+from ._points import decision, training_points
+from ._solver import MAX_BACKOFFS, run_sgd
 
 COMPUTE_DTYPES = {"float64": np.float64, "float32": np.float32}
 
@@ -261,106 +257,47 @@ class BaseInterpolatingKernel(BaseEstimator):
             dtype=dtype,
         )
 
-    def _fit_or_restore(self, fit, X, y):
-        """Run ``fit(X, y)``; if it fails or is interrupted, restore the estimator.
-
-        Validation writes ``n_features_in_`` before the solver runs, so a fit that
-        raises, or a KeyboardInterrupt, would otherwise leave a half-written estimator:
-        it stays unfitted, or keeps the model it had.
-        """
-        state = self.__dict__.copy()
-        try:
-            return fit(X, y)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(state)
-            raise
-
-    def _dask_data(self, X, y):
-        """X and y of a fit on a Dask cluster: X in float row chunks, y a dask array
-        in the same row chunks. The cluster, and the data, stay where they are."""
-        import dask.array as da
-
-        from ._distributed import as_row_chunked, current_client
-
-        current_client("X")  # before anything else: the error names what to do
-        X = as_row_chunked(X)
-        _check_n_features(self, X, reset=True)
-        _check_feature_names(self, X, reset=True)
-        if not is_dask_array(y):
-            y = np.asarray(y)
-        if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
-            raise ValueError(
-                f"y has shape {y.shape}, but X has {X.shape[0]} samples; y must have "
-                "one row per sample of X."
-            )
-        column_chunks = {1: -1} if y.ndim == 2 else {}
-        if is_dask_array(y):
-            y = y.rechunk({0: X.chunks[0], **column_chunks})
-        else:
-            y = da.from_array(y, chunks=(X.chunks[0], *y.shape[1:]))
-        return X, y
-
     def _fit_targets(self, X, Y):
         """Fit f to the 2-D float64 targets Y; the recipe shared by both estimators.
 
-        X and Y are arrays here, or dask arrays in the same row chunks for a fit on the
-        current Dask cluster.
+        X and Y are validated arrays, or dask arrays in the same row chunks for a fit
+        on the current Dask cluster (:func:`sklearn_interp._points.training_points`
+        chooses the backend; nothing here depends on it). Sets the fitted attributes
+        other than ``dual_coef_`` and returns the coefficients, 2-D.
         """
         rng = check_random_state(self.random_state)
-        dtype = COMPUTE_DTYPES[self.precision]
-        kernel = self._kernel(dtype)
-        sharded = is_dask_array(X)
-        if sharded:
-            from ._distributed import ShardedPoints, current_client, sharded_sgd_fit
-
-            training = ShardedPoints(
-                current_client("X"), X, Y, kernel, dtype, self.alpha, memory_budget()
-            )
-        else:
-            training = X.astype(dtype, copy=False)
-        try:
+        kernel = self._kernel(COMPUTE_DTYPES[self.precision])
+        with training_points(X, kernel, targets=Y, alpha=self.alpha) as points:
             plan = plan_fit(
-                training,
-                kernel,
+                points,
                 rng,
                 n_components=self.n_components,
                 subsample_size=self.subsample_size,
                 batch_size=self.batch_size,
                 step_size=self.step_size,
                 alpha=self.alpha,
-                budget=memory_budget(),
-                spectrum_kernel=self._kernel(np.float64),
             )
-            settings = {
-                "batch_size": plan.batch_size,
-                "step_size": plan.step_size,
-                "preconditioner": plan.preconditioner,
-                "max_iter": self.max_iter,
-                "tol": self.tol,
-                "block_rows": plan.block_rows,
-                "verbose": self.verbose,
-            }
-            if sharded:
-                result = sharded_sgd_fit(training, kernel, rng, **settings)
-            else:
-                result = sgd_fit(
-                    training,
-                    Y,
-                    kernel,
+            with points.evaluator(plan.preconditioner) as evaluator:
+                result = run_sgd(
+                    evaluator,
                     rng,
-                    alpha=self.alpha,
-                    compute_dtype=dtype,
-                    diagonal=plan.diagonal,
-                    **settings,
+                    batch_size=plan.batch_size,
+                    step_size=plan.step_size,
+                    preconditioner=plan.preconditioner,
+                    max_iter=self.max_iter,
+                    tol=self.tol,
+                    verbose=self.verbose,
                 )
-        finally:
-            if sharded:
-                training.close()
+                coef = evaluator.coefficients()
+            self.X_fit_ = points.X_fit
+        self._set_fit_attributes(plan, result)
+        if not result.converged:
+            # stacklevel 4: _fit_targets <- fit <- _fit_context's wrapper <- the caller.
+            warnings.warn(self._not_converged_message(result), ConvergenceWarning, 4)
+        return coef
 
-        # After a fit on a cluster, the training points and the coefficients stay
-        # there, as dask arrays in X's row chunks.
-        self.X_fit_ = training.X if sharded else X
+    def _set_fit_attributes(self, plan, result):
+        """The diagnostics of the plan and of the solver's run, as ``*_`` attributes."""
         self.critical_batch_size_ = plan.critical_batch_size
         self.batch_size_ = plan.batch_size
         self.step_size_ = result.step_size
@@ -375,57 +312,39 @@ class BaseInterpolatingKernel(BaseEstimator):
         self.n_iter_ = result.n_iter
         self.n_backoffs_ = result.n_backoffs
 
-        if not result.converged:
-            curve = result.convergence_curve
-            if result.n_backoffs > MAX_BACKOFFS:
-                reason = (
-                    f"gave up after {result.n_backoffs} step-size back-offs (the "
-                    "iteration kept diverging; check the kernel and step_size)"
-                )
-            else:
-                reason = f"stopped after max_iter={self.max_iter} epochs"
-            warnings.warn(
-                f"{type(self).__name__} {reason} with relative residual "
-                f"{curve[-1] / curve[0]:.3g} > tol={self.tol}. Increase max_iter, or "
-                "tol to stop earlier.",
-                ConvergenceWarning,
-                # fit's caller: _fit_targets <- fit <- _fit_context's wrapper <- caller
-                stacklevel=4,
+    def _not_converged_message(self, result):
+        curve = result.convergence_curve
+        if result.n_backoffs > MAX_BACKOFFS:
+            reason = (
+                f"gave up after {result.n_backoffs} step-size back-offs (the "
+                "iteration kept diverging; check the kernel and step_size)"
             )
-        return result.coef
+        else:
+            reason = f"stopped after max_iter={self.max_iter} epochs"
+        return (
+            f"{type(self).__name__} {reason} with relative residual "
+            f"{curve[-1] / curve[0]:.3g} > tol={self.tol}. Increase max_iter, or "
+            "tol to stop earlier."
+        )
 
     def _decision(self, X):
-        """K(X, X_fit_) @ dual_coef_, in row blocks within the memory budget.
-
-        A dask array X gives a dask array, computed blockwise; a numpy X for a model
-        fitted on a cluster is computed there, against the chunks on the workers.
-        """
+        """``K(X, X_fit_) @ dual_coef_``, 2-D (:func:`sklearn_interp._points.decision`)."""
         check_is_fitted(self)
-        if is_dask_array(X) or is_dask_array(self.X_fit_):
-            return self._dask_decision(X)
-        X = validate_data(
-            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
-        )
-        kernel_rows = self._kernel().rows_against(self.X_fit_)  # X_fit_'s share once
-        coef = self.dual_coef_.reshape(self.X_fit_.shape[0], -1)
-        out = np.empty((X.shape[0], coef.shape[1]))
-        rows_per_block = kernel_block_rows(
-            self.X_fit_.shape[0], np.dtype(np.float64).itemsize, memory_budget()
-        )
-        for rows in gen_batches(X.shape[0], rows_per_block):
-            out[rows] = kernel_rows(X[rows]) @ coef
-        return out
+        return decision(self, X)
 
-    def _dask_decision(self, X):
-        from ._distributed import as_row_chunked, current_client, decision
 
-        if is_dask_array(self.X_fit_):
-            current_client("X_fit_ (the model was fitted on a Dask cluster)")
-        if is_dask_array(X):
-            X = as_row_chunked(X)
-            _check_n_features(self, X, reset=False)
-        else:
-            X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        coef = self.dual_coef_
-        coef = coef[:, np.newaxis] if coef.ndim == 1 else coef
-        return decision(self._kernel(), X, self.X_fit_, coef, memory_budget())
+@contextmanager
+def restored_on_failure(estimator):
+    """Leave ``estimator`` as it was if the block raises or is interrupted.
+
+    Validation writes ``n_features_in_`` before the solver runs, so a fit that raises,
+    or a KeyboardInterrupt, would otherwise leave a half-written estimator: it stays
+    unfitted, or keeps the model it had.
+    """
+    state = estimator.__dict__.copy()
+    try:
+        yield
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(state)
+        raise

@@ -23,26 +23,26 @@ the same up to the summation order of the kernel products.
 Nothing here is imported unless X is a dask array: the package works without Dask.
 """
 
-import sys
 import time
+from contextlib import contextmanager
 
 import numpy as np
+from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import gen_batches
-from sklearn.utils.validation import check_array
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_n_features,
+    check_array,
+    validate_data,
+)
 
-from ._kernel import kernel_diagonal, rows_against
-from ._plan import kernel_block_rows
-from ._solver import run_sgd
+from ._evaluator import Coefficients, Evaluator, patch_diagonal
+from ._kernel import kernel_block_rows
+from ._points import is_dask_array
 from ._spectrum import reduced_diagonal_max
 
 INSTALL_HINT = 'pip install "sklearn-interp[dask]"'
-
-
-def is_dask_array(X):
-    """Whether X is a ``dask.array.Array`` (False, without importing Dask, if no one
-    has imported it)."""
-    dask_array = sys.modules.get("dask.array")
-    return dask_array is not None and isinstance(X, dask_array.Array)
 
 
 def current_client(name="X"):
@@ -105,12 +105,62 @@ def as_row_chunked(X, name="X"):
     return X
 
 
+def validate_dask_data(estimator, X, y):
+    """X and y of a fit on a Dask cluster: X in float row chunks, y a dask array in the
+    same row chunks; ``n_features_in_`` (and feature names) set on the estimator. The
+    cluster, and the data, stay where they are."""
+    import dask.array as da
+
+    current_client("X")  # before anything else: the error names what to do
+    X = as_row_chunked(X)
+    _check_n_features(estimator, X, reset=True)
+    _check_feature_names(estimator, X, reset=True)
+    if not is_dask_array(y):
+        y = np.asarray(y)
+    if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"y has shape {y.shape}, but X has {X.shape[0]} samples; y must have "
+            "one row per sample of X."
+        )
+    column_chunks = {1: -1} if y.ndim == 2 else {}
+    if is_dask_array(y):
+        y = y.rechunk({0: X.chunks[0], **column_chunks})
+    else:
+        y = da.from_array(y, chunks=(X.chunks[0], *y.shape[1:]))
+    return X, y
+
+
+def _encode(labels, binarizer):
+    """One block of class labels in the -1/+1 encoding."""
+    return binarizer.transform(labels).astype(np.float64)
+
+
+def encode_dask_classes(y):
+    """:func:`sklearn_interp._points.encode_classes` of a dask y: only the distinct
+    labels come to this process; the encoding runs on the workers."""
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D for a classifier, got shape {y.shape}.")
+    classes = np.unique(y.map_blocks(np.unique, dtype=y.dtype).compute())
+    check_classification_targets(classes)
+    binarizer = LabelBinarizer(pos_label=1, neg_label=-1).fit(classes)
+    n_columns = 1 if len(classes) == 2 else len(classes)
+    Y = y.map_blocks(
+        _encode,
+        binarizer,
+        new_axis=1,
+        chunks=(y.chunks[0], (n_columns,)),
+        dtype=np.float64,
+    )
+    return Y, binarizer.classes_
+
+
 class Shard:
     """The training points one worker holds, with their coefficients: a Dask actor.
 
     Created on the worker that already holds the chunks (no data moves). Indices are
     global row numbers of X; chunk j holds rows ``starts[j]`` to ``starts[j] +
-    len(X_chunks[j])``.
+    len(X_chunks[j])``. Each chunk keeps its coefficients in a
+    :class:`~sklearn_interp._evaluator.Coefficients`, as the single-process fit does.
 
     Parameters
     ----------
@@ -118,33 +168,29 @@ class Shard:
         The row chunks of X (n_j x d) and of the 2-D float64 targets (n_j x c).
     starts : list of int
         Global index of each chunk's first row.
-    kernel : callable
-        Block kernel in the compute precision.
-    compute_dtype : numpy.dtype
+    kernel : BlockKernel
+        In the compute precision.
     alpha : float
         Ridge term.
-    budget : float
-        Bytes one kernel block may use on this worker.
+    block_rows : int
+        Most kernel rows against one chunk alive at once (decided by the driver,
+        :func:`~sklearn_interp._kernel.kernel_block_rows`).
     """
 
-    def __init__(self, X_chunks, Y_chunks, starts, kernel, compute_dtype, alpha, budget):
+    def __init__(self, X_chunks, Y_chunks, starts, kernel, alpha, block_rows):
         self.X = [
-            check_array(X, dtype=[np.float64, np.float32]).astype(compute_dtype, copy=False)
+            check_array(X, dtype=[np.float64, np.float32]).astype(kernel.dtype, copy=False)
             for X in X_chunks
         ]
-        self.Y = [check_array(Y, dtype=np.float64) for Y in Y_chunks]
+        self.coef = [
+            Coefficients(check_array(Y, dtype=np.float64), kernel.dtype, alpha)
+            for Y in Y_chunks
+        ]
         self.starts = np.asarray(starts, dtype=np.int64)
-        self.stops = self.starts + [len(X) for X in self.X]
         self.kernel = kernel
-        self.alpha = alpha
-        self.block_rows = kernel_block_rows(
-            max(len(X) for X in self.X), np.dtype(compute_dtype).itemsize, budget
-        )
-        self.kernel_rows = [rows_against(kernel, X) for X in self.X]
-        self.diagonal = [kernel_diagonal(kernel, X) for X in self.X]
-        self.coef = [np.zeros(Y.shape) for Y in self.Y]
-        self.coef_compute = [np.zeros(Y.shape, dtype=compute_dtype) for Y in self.Y]
-        self.good_coef = [np.zeros(Y.shape) for Y in self.Y]
+        self.block_rows = block_rows
+        self.kernel_rows = [kernel.rows_against(X) for X in self.X]
+        self.diagonal = [kernel.diagonal(X) for X in self.X]
 
     def _locate(self, index):
         """Chunk number and row within it of each global index (all owned here)."""
@@ -155,7 +201,7 @@ class Shard:
         return max(float(diagonal.max()) for diagonal in self.diagonal)
 
     def squared_target_sum(self):
-        return sum(float(np.einsum("ij,ij->", Y, Y)) for Y in self.Y)
+        return sum(coef.squared_target_sum() for coef in self.coef)
 
     def take(self, index):
         """Rows of X (compute precision) and their ``k(x, x)``, in the order given."""
@@ -204,8 +250,7 @@ class Shard:
             chunk, row = self._locate(index_update)
             for j in np.unique(chunk):
                 mine = chunk == j
-                self.coef[j][row[mine]] += delta[mine]
-                self.coef_compute[j][row[mine]] = self.coef[j][row[mine]]
+                self.coef[j].add(row[mine], delta[mine])
         part = None
         if X_batch is not None:
             part = self._part(X_batch, np.asarray(positions), np.asarray(index))
@@ -213,36 +258,31 @@ class Shard:
         return part, rows, time.perf_counter() - start
 
     def _part(self, X_batch, positions, index):
-        n_outputs = self.Y[0].shape[1]
+        n_outputs = self.coef[0].targets.shape[1]
         part = np.zeros((len(X_batch), n_outputs))
         chunk, row = self._locate(index)
         for j, kernel_rows in enumerate(self.kernel_rows):
             mine = chunk == j
             for rows in gen_batches(len(X_batch), self.block_rows):
                 block = kernel_rows(X_batch[rows])
-                # The exact k(x, x) where a batch point meets itself (see _Evaluator).
                 here = mine & (positions >= rows.start) & (positions < rows.stop)
-                block[positions[here] - rows.start, row[here]] = self.diagonal[j][row[here]]
-                part[rows] += block @ self.coef_compute[j]
-            shifted = -self.Y[j][row[mine]]
-            if self.alpha:
-                shifted += self.alpha * self.coef[j][row[mine]]
-            part[positions[mine]] += shifted
+                patch_diagonal(
+                    block, positions[here] - rows.start, row[here], self.diagonal[j]
+                )
+                part[rows] += self.coef[j].product(block)
+            part[positions[mine]] += self.coef[j].shifted_targets(row[mine])
         return part
 
     def snapshot(self):
-        for coef, good in zip(self.coef, self.good_coef, strict=True):
-            good[...] = coef
+        for coef in self.coef:
+            coef.snapshot()
 
     def restore(self):
-        for coef, compute, good in zip(
-            self.coef, self.coef_compute, self.good_coef, strict=True
-        ):
-            coef[...] = good
-            compute[...] = good
+        for coef in self.coef:
+            coef.restore()
 
     def coef_chunk(self, j):
-        return self.coef[j].copy()
+        return self.coef[j].values.copy()
 
 
 def _coef_of(shard, j):
@@ -253,40 +293,39 @@ def _coef_of(shard, j):
 class ShardedPoints:
     """Training points sharded over a Dask cluster, one :class:`Shard` per worker.
 
-    Stands in for the training array in :func:`sklearn_interp._plan.plan_fit`
-    (``shape``, ``dtype``, ``X[index]`` gathers rows here, ``diagonal_max`` and
-    ``reduced_diagonal_max`` run on the shards) and builds the
-    :class:`ShardedEvaluator` of the fit.
+    The cluster backend of :mod:`sklearn_interp._points`, with the surface of
+    :class:`~sklearn_interp._points.LocalPoints`: ``take`` gathers rows here,
+    ``diagonal_max`` and ``reduced_diagonal_max`` run on the shards, ``block_rows``
+    bounds a block against the largest chunk (what each worker holds blocks against),
+    and ``evaluator`` gives the :class:`ShardedEvaluator` of the fit.
 
     Parameters
     ----------
-    client : distributed.Client
     X : dask.array.Array of shape (n_samples, n_features)
-        In row chunks with all columns in each; persisted here (``self.X``), where
-        the chunks already are or where the scheduler puts them.
-    Y : dask.array.Array of shape (n_samples, n_outputs)
-        Float64 targets in the same row chunks as X; persisted here.
-    kernel : callable
-        Block kernel in the compute precision.
-    compute_dtype : numpy.dtype
+        In row chunks with all columns in each; persisted on the current cluster
+        (``X_fit``), where the chunks already are or where the scheduler puts them.
+    kernel : BlockKernel
+        In the compute precision.
+    targets : dask.array.Array of shape (n_samples, n_outputs)
+        Float64 targets in the same row chunks as X; persisted there.
     alpha : float
-    budget : float
-        Bytes one kernel block may use on each worker.
+        Ridge term.
     """
 
-    def __init__(self, client, X, Y, kernel, compute_dtype, alpha, budget):
+    def __init__(self, X, kernel, *, targets, alpha):
         from distributed import futures_of, wait
 
-        X, Y = client.persist([X, Y])
+        client = current_client("X")
+        X, Y = client.persist([X, targets])
         self.client = client
-        self.X = X
-        self.shape = X.shape
+        self.X_fit = X
+        self.kernel = kernel
+        self.dtype = kernel.dtype
+        self.n_samples, self.n_features = X.shape
         self.n_outputs = Y.shape[1]
-        self.dtype = np.dtype(compute_dtype)
-        self.budget = budget
         sizes = X.chunks[0]
         self.chunk_starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-        self.max_chunk_rows = max(sizes)
+        self.block_rows = kernel_block_rows(max(sizes), self.dtype)
 
         X_futures, Y_futures = futures_of(X), futures_of(Y)
         wait(X_futures + Y_futures)
@@ -311,9 +350,8 @@ class ShardedPoints:
                 [by_key[Y_keys[j]] for j in chunks],
                 [int(self.chunk_starts[j]) for j in chunks],
                 kernel,
-                self.dtype,
                 alpha,
-                budget,
+                self.block_rows,
                 actor=True,
                 workers=[worker],
                 allow_other_workers=False,
@@ -323,6 +361,12 @@ class ShardedPoints:
         ]
         self._actor_futures = futures
         self.shards = [future.result() for future in futures]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
 
     def _call(self, method, *args):
         """Call ``method(*args)`` on every shard at once; results in shard order."""
@@ -338,7 +382,7 @@ class ShardedPoints:
         """Rows ``index`` (global, in that order) and their ``k(x, x)``, gathered here."""
         index = np.asarray(index, dtype=np.int64)
         owner = self.owner(index)
-        rows = np.empty((len(index), self.shape[1]), dtype=self.dtype)
+        rows = np.empty((len(index), self.n_features), dtype=self.dtype)
         diagonal = np.empty(len(index))
         calls = [
             (owner == k, shard.take(index[owner == k]))
@@ -349,14 +393,11 @@ class ShardedPoints:
             rows[mine], diagonal[mine] = call.result()
         return rows, diagonal
 
-    def __getitem__(self, index):
-        return self.take(index)[0]
-
     def diagonal_max(self):
         """``max_i k(x_i, x_i)``, each shard over its rows."""
         return max(self._call("diagonal_max"))
 
-    def reduced_diagonal_max(self, kernel, X_subsample, eigvecs, scale):
+    def reduced_diagonal_max(self, X_subsample, eigvecs, scale):
         """The preconditioned beta, each shard over its rows (S, U and scale sent)."""
         return max(self._call("reduced_diagonal_max", X_subsample, eigvecs, scale))
 
@@ -377,7 +418,7 @@ class ShardedPoints:
                     _coef_of, self.shards[k], local, workers=[worker], pure=False
                 )
         wait(parts)  # before the shards are released
-        sizes = np.diff(np.append(self.chunk_starts, self.shape[0]))
+        sizes = np.diff(np.append(self.chunk_starts, self.n_samples))
         return da.concatenate(
             [
                 da.from_delayed(part, shape=(int(size), self.n_outputs), dtype=np.float64)
@@ -390,8 +431,15 @@ class ShardedPoints:
         self.shards = []
         self._actor_futures = []
 
+    @contextmanager
+    def evaluator(self, preconditioner=None):
+        """The :class:`ShardedEvaluator` of a fit over these points."""
+        yield ShardedEvaluator(
+            self, None if preconditioner is None else preconditioner.subsample
+        )
 
-class ShardedEvaluator:
+
+class ShardedEvaluator(Evaluator):
     """The evaluator of :func:`sklearn_interp._solver.run_sgd` over sharded points.
 
     Positions (what the solver loop sees) follow the single-process fit: with a
@@ -403,25 +451,21 @@ class ShardedEvaluator:
     Parameters
     ----------
     points : ShardedPoints
-    kernel : callable
-        Block kernel in the compute precision (for K(X_B, X_S) here).
     subsample : ndarray of int or None
         Global indices of the preconditioner's subsample.
-    block_rows : int
-        Rows per block of the exact residual pass.
     """
 
-    def __init__(self, points, kernel, subsample, block_rows):
+    def __init__(self, points, subsample):
         self.points = points
-        self.n_samples = points.shape[0]
-        self.block_rows = block_rows
+        self.n_samples = points.n_samples
+        self.block_rows = points.block_rows
         self.n_subsample = 0 if subsample is None else len(subsample)
         if self.n_subsample:
             self.order = np.concatenate(
                 [subsample, np.setdiff1d(np.arange(self.n_samples), subsample)]
             )
             X_subsample, self.subsample_diagonal = points.take(subsample)
-            self.subsample_rows = rows_against(kernel, X_subsample)
+            self.subsample_rows = points.kernel.rows_against(X_subsample)
         else:
             self.order = np.arange(self.n_samples)
         self.pending = [[] for _ in points.shards]
@@ -456,7 +500,7 @@ class ShardedEvaluator:
         results = [call.result() for call in calls]
         self.pending = [[] for _ in self.points.shards]
         part_sum = None
-        rows = np.empty((len(fetch), self.points.shape[1]), dtype=self.points.dtype)
+        rows = np.empty((len(fetch), self.points.n_features), dtype=self.points.dtype)
         for k, (part, shard_rows, _) in enumerate(results):
             if part is not None:
                 part_sum = part if part_sum is None else part_sum + part
@@ -482,9 +526,9 @@ class ShardedEvaluator:
             # leading columns, with the exact diagonal where a batch point is in S.
             block = self.subsample_rows(X_batch)
             in_subsample = np.flatnonzero(batch < self.n_subsample)
-            block[in_subsample, batch[in_subsample]] = self.subsample_diagonal[
-                batch[in_subsample]
-            ]
+            patch_diagonal(
+                block, in_subsample, batch[in_subsample], self.subsample_diagonal
+            )
             projected = block.T @ residual.astype(block.dtype)
             projected = projected.astype(np.float64)
         return residual, projected
@@ -525,6 +569,11 @@ class ShardedEvaluator:
         self.prefetched = None
         self.points._call("restore")
 
+    def coefficients(self):
+        """A dask array in X's row chunks, each chunk kept on its worker."""
+        self._flush()
+        return self.points.coefficients()
+
     def mean_squared_residual(self):
         self._flush()
         total = 0.0
@@ -535,85 +584,30 @@ class ShardedEvaluator:
         return total / self.n_samples
 
 
-def sharded_sgd_fit(
-    points,
-    kernel,
-    rng,
-    *,
-    batch_size,
-    step_size,
-    preconditioner=None,
-    max_iter=100,
-    tol=1e-4,
-    block_rows,
-    verbose=0,
-):
-    """:func:`sklearn_interp._solver.sgd_fit` over points sharded on a Dask cluster.
-
-    Parameters
-    ----------
-    points : ShardedPoints
-    kernel : callable
-        Block kernel in the compute precision.
-    rng : numpy.random.RandomState
-    batch_size, step_size, preconditioner, max_iter, tol, block_rows, verbose
-        As in :func:`sklearn_interp._solver.sgd_fit` (the ridge term and the kernel
-        diagonal live on the shards).
-
-    Returns
-    -------
-    result : Bunch
-        As :func:`sklearn_interp._solver.sgd_fit`'s, with ``coef`` a dask array whose
-        chunks stay on the workers, and ``n_steps``, ``step_seconds`` (driver wall time
-        of the steps' round trips) and ``shard_seconds`` (the slowest shard's compute
-        time, summed over steps) for the measurement of communication.
-    """
-    evaluator = ShardedEvaluator(
-        points,
-        kernel,
-        None if preconditioner is None else preconditioner.subsample,
-        block_rows,
-    )
-    result = run_sgd(
-        evaluator,
-        rng,
-        batch_size=batch_size,
-        step_size=step_size,
-        preconditioner=preconditioner,
-        max_iter=max_iter,
-        tol=tol,
-        verbose=verbose,
-    )
-    result.coef = points.coefficients()
-    result.n_steps = evaluator.n_steps
-    result.step_seconds = evaluator.step_seconds
-    result.shard_seconds = evaluator.shard_seconds
-    return result
-
-
 def _partial_decision(X, X_fit, coef, kernel):
     """``K(X, X_fit) @ coef`` for one block of X against one chunk of the fit."""
     X = check_array(X, dtype=[np.float64, np.float32])
     return (kernel(X, X_fit) @ coef)[:, np.newaxis, :]
 
 
-def decision(kernel, X, X_fit, coef, budget):
+def dask_decision(estimator, kernel, X, X_fit, coef):
     """``K(X, X_fit) @ coef`` blockwise, where X, X_fit or both are dask arrays.
 
-    Each task multiplies one row block of X against one chunk of X_fit, on the worker
-    that holds the chunk (the larger input), and the parts are summed by a tree
-    reduction: no machine holds more than a block of X and one chunk of the fit.
+    X is checked against the fitted ``estimator`` first. Each task multiplies one row
+    block of X against one chunk of X_fit, on the worker that holds the chunk (the
+    larger input), and the parts are summed by a tree reduction: no machine holds more
+    than a block of X and one chunk of the fit.
 
     Parameters
     ----------
-    kernel : callable
-        Block kernel (float64).
+    estimator : BaseInterpolatingKernel
+        The fitted estimator, for the checks of X (``n_features_in_``, names).
+    kernel : BlockKernel
+        Float64.
     X : ndarray or dask.array.Array of shape (n_queries, n_features)
     X_fit : ndarray or dask.array.Array of shape (n_samples, n_features)
     coef : ndarray or dask.array.Array of shape (n_samples, n_outputs)
         In the same row chunks as X_fit.
-    budget : float
-        Bytes one kernel block may use.
 
     Returns
     -------
@@ -622,10 +616,17 @@ def decision(kernel, X, X_fit, coef, budget):
     """
     import dask.array as da
 
+    if is_dask_array(X_fit):
+        current_client("X_fit_ (the model was fitted on a Dask cluster)")
+    if is_dask_array(X):
+        X = as_row_chunked(X)
+        _check_n_features(estimator, X, reset=False)
+    else:
+        X = validate_data(estimator, X, dtype=[np.float64, np.float32], reset=False)
     if not is_dask_array(X_fit):
         X_fit = da.from_array(X_fit, chunks=X_fit.shape)
         coef = da.from_array(coef, chunks=coef.shape)
-    rows = kernel_block_rows(max(X_fit.chunks[0]), np.dtype(np.float64).itemsize, budget)
+    rows = kernel_block_rows(max(X_fit.chunks[0]), kernel.dtype)
     local = not is_dask_array(X)
     if local:
         X = da.from_array(X, chunks=(rows, X.shape[1]))

@@ -2,24 +2,9 @@
 
 import numpy as np
 from sklearn.base import ClassifierMixin, MultiOutputMixin, RegressorMixin, _fit_context
-from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import validate_data
 
-from ._base import BaseInterpolatingKernel, fill_doc
-from ._distributed import is_dask_array
-
-
-def _encode(labels, binarizer):
-    """One block of class labels in the -1/+1 encoding (for a fit on a Dask cluster)."""
-    return binarizer.transform(labels).astype(np.float64)
-
-
-def _labels(scores, classes):
-    """Class labels of decision values: the sign for two classes, else the argmax."""
-    if scores.ndim == 1:
-        return classes[(scores > 0).astype(int)]
-    return classes[np.argmax(scores, axis=1)]
+from ._base import BaseInterpolatingKernel, fill_doc, restored_on_failure
+from ._points import encode_classes, labels_of, validate_training_data
 
 
 @fill_doc
@@ -131,27 +116,11 @@ class InterpolatingKernelRegressor(
         >>> model.fit(X, np.sin(6 * X).ravel()).n_iter_ <= model.max_iter
         True
         """
-        return self._fit_or_restore(self._fit, X, y)
-
-    def _fit(self, X, y):
-        if is_dask_array(X):
-            X, y = self._dask_data(X, y)
+        with restored_on_failure(self):
+            X, y = validate_training_data(self, X, y, multi_output=True, y_numeric=True)
             Y = y.astype(np.float64)
             coef = self._fit_targets(X, Y[:, np.newaxis] if y.ndim == 1 else Y)
             self.dual_coef_ = coef[:, 0] if y.ndim == 1 else coef
-            return self
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse="csr",
-            dtype=[np.float64, np.float32],
-            multi_output=True,
-            y_numeric=True,
-        )
-        Y = np.asarray(y, dtype=np.float64).reshape(X.shape[0], -1)
-        coef = self._fit_targets(X, Y)
-        self.dual_coef_ = coef.ravel() if y.ndim == 1 else coef
         return self
 
     def predict(self, X):
@@ -269,40 +238,17 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
         >>> clf.classes_
         array([0, 1])
         """
-        return self._fit_or_restore(self._fit, X, y)
-
-    def _fit(self, X, y):
-        if is_dask_array(X):
-            X, y = self._dask_data(X, y)
-            if y.ndim != 1:
-                raise ValueError(f"y must be 1-D for a classifier, got shape {y.shape}.")
-            # Only the distinct labels come here; the encoding runs on the workers.
-            classes = np.unique(y.map_blocks(np.unique, dtype=y.dtype).compute())
-            check_classification_targets(classes)
-            binarizer = LabelBinarizer(pos_label=1, neg_label=-1).fit(classes)
-            n_columns = 1 if len(classes) == 2 else len(classes)
-            Y = y.map_blocks(
-                _encode,
-                binarizer,
-                new_axis=1,
-                chunks=(y.chunks[0], (n_columns,)),
-                dtype=np.float64,
-            )
-        else:
-            X, y = validate_data(
-                self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32]
-            )
-            check_classification_targets(y)
-            binarizer = LabelBinarizer(pos_label=1, neg_label=-1)
-            Y = binarizer.fit_transform(y).astype(np.float64)
-        if len(binarizer.classes_) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes in the "
-                f"data, but the data contains only one class: {binarizer.classes_[0]!r}."
-            )
-        coef = self._fit_targets(X, Y)
-        self.classes_ = binarizer.classes_
-        self.dual_coef_ = coef.ravel() if Y.shape[1] == 1 else coef
+        with restored_on_failure(self):
+            X, y = validate_training_data(self, X, y)
+            Y, classes = encode_classes(y)
+            if len(classes) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes in the "
+                    f"data, but the data contains only one class: {classes[0]!r}."
+                )
+            coef = self._fit_targets(X, Y)
+            self.classes_ = classes
+            self.dual_coef_ = coef[:, 0] if Y.shape[1] == 1 else coef
         return self
 
     def decision_function(self, X):
@@ -352,12 +298,4 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
         >>> bool((clf.predict(X) == y).all())  # it interpolates its training labels
         True
         """
-        scores = self.decision_function(X)
-        if is_dask_array(scores):
-            return scores.map_blocks(
-                _labels,
-                self.classes_,
-                drop_axis=[] if scores.ndim == 1 else [1],
-                dtype=self.classes_.dtype,
-            )
-        return _labels(scores, self.classes_)
+        return labels_of(self.decision_function(X), self.classes_)

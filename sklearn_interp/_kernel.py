@@ -2,7 +2,9 @@
 
 The solver never asks for the whole n x n kernel matrix. It calls a *block kernel*
 ``kernel(A, B)`` that returns the ``len(A) x len(B)`` block ``k(A, B)`` in the compute
-precision, and :func:`kernel_diagonal` for ``k(x, x)``. Any other backend (a GPU array
+precision, and its :meth:`~BlockKernel.diagonal` for ``k(x, x)``. The kernel carries the
+precision of the fit: the blocks, the training points' copy and the coefficients' mirror
+all follow ``kernel.dtype``. Any other backend (a GPU array
 library, a distributed engine) only has to provide such a callable.
 
 Parameters follow :class:`sklearn.kernel_ridge.KernelRidge`: a name from
@@ -13,6 +15,7 @@ Parameters follow :class:`sklearn.kernel_ridge.KernelRidge`: a name from
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn import get_config
 from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.utils import gen_batches
 from sklearn.utils.extmath import row_norms
@@ -25,6 +28,49 @@ EXPONENT_ERROR_LIMIT = 1e-3
 # Rows per block when reading the kernel diagonal: the block costs DIAGONAL_BLOCK_ROWS^2
 # kernel entries, small next to one SGD epoch, and keeps the loop short.
 DIAGONAL_BLOCK_ROWS = 128
+
+# Arrays of one kernel block's size alive at once: the rbf path keeps only the block
+# (its exp runs in place); scikit-learn's pairwise_kernels, used for the other kernels,
+# holds a distance matrix and the kernel matrix.
+KERNEL_BLOCK_COPIES = 2
+
+
+def memory_budget():
+    """Bytes one temporary may use: scikit-learn's ``working_memory`` setting (MiB)."""
+    return get_config()["working_memory"] * 2**20
+
+
+def kernel_block_rows(n_columns, dtype, budget=None):
+    """Largest number of kernel rows against ``n_columns`` points that fits the budget.
+
+    The one rule for the size of a kernel block, wherever one is computed (the fit's
+    batches, the scan for beta_P, a shard's part of a step, the predictions).
+
+    Parameters
+    ----------
+    n_columns : int
+        Points each row is computed against.
+    dtype : numpy.dtype
+        Precision of the block.
+    budget : float, default=None
+        Bytes; None reads :func:`memory_budget`.
+
+    Raises
+    ------
+    ValueError
+        If not even one row fits, before anything is allocated.
+    """
+    budget = memory_budget() if budget is None else budget
+    row_bytes = n_columns * np.dtype(dtype).itemsize * KERNEL_BLOCK_COPIES
+    rows = int(budget // row_bytes)
+    if rows < 1:
+        raise ValueError(
+            f"One kernel row against {n_columns} training points needs "
+            f"{row_bytes / 2**20:.3g} MiB, more than the memory budget of "
+            f"{budget / 2**20:.3g} MiB; raise it with "
+            "sklearn.set_config(working_memory=...) (in MiB)."
+        )
+    return rows
 
 
 def make_kernel(
@@ -80,6 +126,10 @@ class BlockKernel:
 
     def __call__(self, A, B):
         return self.rows_against(B)(A)
+
+    def astype(self, dtype):
+        """The same kernel computing its blocks in ``dtype``."""
+        return BlockKernel(self.kernel, self.params, np.dtype(dtype))
 
     def rows_against(self, B):
         """Return ``(A, out=None) -> k(A, B)``, doing the work that depends on B alone
@@ -167,32 +217,3 @@ class _RBFRows:
             np.minimum(block, 0.0, out=block)
         np.exp(block, out=block)
         return block
-
-
-def rows_against(kernel, B):
-    """``(A, out=None) -> kernel(A, B)`` for any block kernel, prepared once when it can
-    be; see :meth:`BlockKernel.rows_against` for ``out``."""
-    if isinstance(kernel, BlockKernel):
-        return kernel.rows_against(B)
-    return lambda A, out=None: kernel(A, B)
-
-
-def kernel_diagonal(kernel, X):
-    """Return ``k(x_i, x_i)`` for every row of ``X``, computed in small blocks.
-
-    Parameters
-    ----------
-    kernel : callable
-        A block kernel from :func:`make_kernel`.
-    X : ndarray or sparse matrix of shape (n_samples, n_features)
-
-    Returns
-    -------
-    diagonal : ndarray of shape (n_samples,), float64
-    """
-    if isinstance(kernel, BlockKernel):
-        return kernel.diagonal(X)
-    diagonal = np.empty(X.shape[0], dtype=np.float64)
-    for rows in gen_batches(X.shape[0], DIAGONAL_BLOCK_ROWS):
-        diagonal[rows] = np.diag(kernel(X[rows], X[rows]))
-    return diagonal

@@ -1,17 +1,17 @@
 """Resolve the "auto" settings of a fit: subsample, q, preconditioner, m*, batch and step.
 
-One function, :func:`plan_fit`, that turns the data, the kernel and the user's settings into
-the numbers the solver runs with, using the closed-form rules of
-:mod:`sklearn_interp._spectrum` and the memory budget.
+One function, :func:`plan_fit`, that turns the training points (with their kernel) and the
+user's settings into the numbers the solver runs with, using the closed-form rules of
+:mod:`sklearn_interp._spectrum` and the memory budget. It works on the one surface of
+:mod:`sklearn_interp._points`, whether the points are here or on a cluster.
 """
 
 import math
 
 import numpy as np
-from sklearn import get_config
 from sklearn.utils import Bunch
 
-from ._kernel import kernel_diagonal
+from ._kernel import memory_budget
 from ._spectrum import (
     MAX_AUTO_COMPONENTS,
     RESOLUTION_FACTOR,
@@ -30,80 +30,35 @@ DEFAULT_SUBSAMPLE_SIZE = 2000
 # fits on digits converge without back-offs at this margin and stall at 100 times it.
 NUMERICAL_FLOOR_FACTOR = 10.0
 
-# Arrays of one kernel block's size alive at once: the rbf path keeps only the block
-# (its exp runs in place); scikit-learn's pairwise_kernels, used for the other kernels,
-# holds a distance matrix and the kernel matrix.
-KERNEL_BLOCK_COPIES = 2
-
 # Arrays of size s x s alive while the subsample is eigendecomposed: K_SS, its symmetrized
 # copy and LAPACK's workspace.
 SUBSAMPLE_GRAM_COPIES = 3
 
 
-def memory_budget():
-    """Bytes one temporary may use: scikit-learn's ``working_memory`` setting (MiB)."""
-    return get_config()["working_memory"] * 2**20
+def plan_fit(points, rng, *, n_components, subsample_size, batch_size, step_size, alpha):
+    """Resolve every "auto" setting of a fit, in named steps.
 
-
-def kernel_block_rows(n_columns, itemsize, budget):
-    """Largest number of kernel rows against ``n_columns`` points that fits ``budget``.
-
-    Raises
-    ------
-    ValueError
-        If not even one row fits, before anything is allocated.
-    """
-    row_bytes = n_columns * itemsize * KERNEL_BLOCK_COPIES
-    rows = int(budget // row_bytes)
-    if rows < 1:
-        raise ValueError(
-            f"One kernel row against {n_columns} training points needs "
-            f"{row_bytes / 2**20:.3g} MiB, more than the memory budget of "
-            f"{budget / 2**20:.3g} MiB; raise it with "
-            "sklearn.set_config(working_memory=...) (in MiB)."
-        )
-    return rows
-
-
-def plan_fit(
-    X,
-    kernel,
-    rng,
-    *,
-    n_components,
-    subsample_size,
-    batch_size,
-    step_size,
-    alpha,
-    budget,
-    spectrum_kernel=None,
-):
-    """Resolve every "auto" setting of a fit.
+    1. beta = max_i k(x_i, x_i), which must be positive (:func:`_positive_beta`);
+    2. the subsample S and the top eigenpairs of ``K_SS / s``
+       (:func:`_subsample_spectrum`);
+    3. q, the number of directions to flatten (:func:`_n_components`);
+    4. the EigenPro preconditioner and the beta and lambda_1 of the operator it
+       iterates (:func:`_preconditioned_operator`);
+    5. m* of that operator, then the batch and step size (:func:`_batch_and_step`).
 
     Parameters
     ----------
-    X : ndarray or sparse matrix of shape (n_samples, n_features)
-        Training points in the compute precision, or training points sharded over a
-        cluster (:class:`sklearn_interp._distributed.ShardedPoints`): the kernel
-        diagonal and beta_P are then computed by the shards, the subsample is
-        gathered here, and the memory bound on the batch is that of the largest
-        shard's kernel block, not of a block against all n points.
-    kernel : callable
-        Block kernel in the compute precision.
+    points : LocalPoints or ShardedPoints
+        The training points (:mod:`sklearn_interp._points`), with their kernel and
+        its precision. Sharded points compute their diagonal and beta_P on the
+        shards, gather the subsample here, and bound the batch by the largest shard's
+        kernel block rather than a block against all n points.
     rng : numpy.random.RandomState
+        Draws the subsample.
     n_components, subsample_size, batch_size : int or "auto"
     step_size : float or "auto"
     alpha : float
-    budget : float
-        Bytes one temporary may use.
-    spectrum_kernel : callable, default=None
-        A float64 block kernel for the subsample's eigendecomposition when ``kernel``
-        computes in float32 and the spectrum must be resolved down to the numerical
-        floor: a subsample that is the whole training set (the automatic q then has no
-        resolution floor) or a user's q. With the automatic q of a true subsample the
-        compute kernel's (float32) eigendecomposition serves, in half the time: it is
-        accurate far above the resolution floor, but its eigenvectors of the smallest
-        eigenvalues are noise. None means ``kernel`` in every case.
+        Ridge term.
 
     Returns
     -------
@@ -112,66 +67,140 @@ def plan_fit(
         divided by n), ``eigenvalues`` (the subsample eigenvalues of K/n),
         ``preconditioned_beta`` and ``preconditioned_top_eigenvalue`` (of the operator
         iterated), ``critical_batch_size`` (its m*), ``batch_size``, ``step_size``,
-        ``n_components``, ``subsample_size``, ``preconditioner`` (Bunch or None),
-        ``block_rows`` and ``diagonal`` (``k(x_i, x_i)``; None for sharded points).
+        ``n_components``, ``subsample_size`` and ``preconditioner`` (Bunch or None).
     """
-    n_samples = X.shape[0]
-    if is_sharded(X):
-        # Each worker holds kernel blocks against its own chunk only.
-        block_rows = kernel_block_rows(X.max_chunk_rows, X.dtype.itemsize, budget)
-        diagonal = None
-        beta = X.diagonal_max()
-    else:
-        block_rows = kernel_block_rows(n_samples, X.dtype.itemsize, budget)
-        diagonal = kernel_diagonal(kernel, X)
-        beta = float(diagonal.max())
+    n_samples = points.n_samples
+    budget = memory_budget()
+    beta = _positive_beta(points)
+    subsample, X_subsample, eigvals, eigvecs = _subsample_spectrum(
+        points, rng, subsample_size=subsample_size, n_components=n_components, budget=budget
+    )
+    q = _n_components(
+        n_components,
+        eigvals,
+        beta=beta,
+        alpha=alpha,
+        n_samples=n_samples,
+        subsample_size=len(subsample),
+        dtype=points.dtype,
+    )
+    operator = _preconditioned_operator(
+        points,
+        subsample,
+        X_subsample,
+        eigvals=eigvals,
+        eigvecs=eigvecs,
+        n_components=q,
+        beta=beta,
+        alpha=alpha,
+    )
+    m_star = critical_batch_size(operator.preconditioned_beta, operator.preconditioned_top)
+    batch_size, step_size = _batch_and_step(
+        batch_size,
+        step_size,
+        m_star=m_star,
+        beta=operator.preconditioned_beta,
+        top_eigenvalue=operator.preconditioned_top,
+        block_rows=points.block_rows,
+        n_samples=n_samples,
+    )
+    return Bunch(
+        beta=float(beta + alpha),
+        top_eigenvalue=float(max(eigvals[0], beta / n_samples) + alpha / n_samples),
+        eigenvalues=eigvals,
+        preconditioned_beta=float(operator.preconditioned_beta),
+        preconditioned_top_eigenvalue=float(operator.preconditioned_top),
+        critical_batch_size=float(m_star),
+        batch_size=int(batch_size),
+        step_size=float(step_size),
+        n_components=operator.n_components,
+        subsample_size=len(subsample),
+        preconditioner=operator.preconditioner,
+    )
+
+
+def _positive_beta(points):
+    """beta = max_i k(x_i, x_i), or a ValueError if it is not positive."""
+    beta = points.diagonal_max()
     if not beta > 0:
         raise ValueError(
             f"The kernel's largest diagonal value max_i k(x_i, x_i) is {beta:.6g} on the "
             "training data; SGD needs it positive (its step size is 1 / beta). Use a "
             "positive definite kernel such as 'rbf', 'laplacian' or 'polynomial'."
         )
+    return beta
 
+
+def _subsample_spectrum(points, rng, *, subsample_size, n_components, budget):
+    """Draw the subsample S and eigendecompose ``K_SS / s``.
+
+    Returns the subsample's indices and rows, and its top eigenpairs: q + 1 of them for
+    a user's q, MAX_AUTO_COMPONENTS + 1 for the automatic q, as many as the budget
+    holds (the eigenvectors are s x (q + 1) float64).
+
+    A float32 fit eigendecomposes in float32, in half the time, only for the automatic
+    q of a true subsample: float32 eigenvalues are accurate far above the resolution
+    floor the automatic q keeps, but the eigenvectors of the smallest ones are noise.
+    A subsample that is the whole training set (no resolution floor) or a user's q
+    needs the spectrum down to the numerical floor, hence float64.
+    """
+    n_samples = points.n_samples
     s = _subsample_size(subsample_size, n_samples, budget)
     subsample = rng.choice(n_samples, size=s, replace=False)
-    # The eigenvectors (s x (q + 1) float64) must fit the budget too.
+    X_subsample = points.take(subsample)[0]
     n_eigenpairs = min(
         s,
         MAX_AUTO_COMPONENTS + 1 if n_components == "auto" else n_components + 1,
         max(1, int(budget // (8 * s))),
     )
     resolved = n_components == "auto" and s < n_samples
-    eigvals, eigvecs = subsample_eigenpairs(
-        kernel if resolved or spectrum_kernel is None else spectrum_kernel,
-        X[subsample],
-        n_eigenpairs,
+    kernel = points.kernel if resolved else points.kernel.astype(np.float64)
+    eigvals, eigvecs = subsample_eigenpairs(kernel, X_subsample, n_eigenpairs)
+    return subsample, X_subsample, eigvals, eigvecs
+
+
+def _n_components(n_components, eigvals, *, beta, alpha, n_samples, subsample_size, dtype):
+    """q: the user's, or the automatic one, never past the trusted eigenvalues.
+
+    Rounding leaves eigenvalues below :func:`numerical_floor` meaningless, whoever
+    chose q; the automatic q also stays above what the subsample resolves (a subsample
+    that is the whole training set gives exact eigenvalues) and above alpha / n, below
+    which the ridge term already conditions the problem.
+    """
+    floor = numerical_floor(eigvals[0], subsample_size, dtype)
+    if n_components != "auto":
+        return min(n_components, choose_n_components(eigvals, floor))
+    floor = max(
+        floor,
+        0.0 if subsample_size == n_samples else RESOLUTION_FACTOR * beta / subsample_size,
+        alpha / n_samples,
     )
+    return choose_n_components(eigvals, floor)
 
-    # Rounding leaves eigenvalues below numerical_floor meaningless, whoever chose q;
-    # the automatic q also stays above what the subsample resolves (a subsample that is
-    # the whole training set gives exact eigenvalues) and above alpha / n, below which
-    # the ridge term already conditions the problem.
-    floor = numerical_floor(eigvals[0], s, X.dtype)
-    if n_components == "auto":
-        floor = max(
-            floor,
-            0.0 if s == n_samples else RESOLUTION_FACTOR * beta / s,
-            alpha / n_samples,
-        )
-        q = choose_n_components(eigvals, floor)
-    else:
-        q = min(n_components, choose_n_components(eigvals, floor))
 
-    # The ridge term adds alpha to beta and alpha / n to every eigenvalue of
-    # (K + alpha I)/n. The top eigenvalue of K/n is at least max_i K_ii / n = beta / n
-    # (the same holds for the preconditioned operator): a floor against a subsample
-    # that misses it.
+def _preconditioned_operator(
+    points, subsample, X_subsample, *, eigvals, eigvecs, n_components, beta, alpha
+):
+    """The EigenPro preconditioner (or None) and the beta and lambda_1 it leaves.
+
+    The ridge term adds alpha to beta and alpha / n to every eigenvalue of
+    (K + alpha I)/n. The top eigenvalue of an operator over n points is at least its
+    beta / n (its largest diagonal entry over n): a floor against a subsample that
+    misses it.
+    """
+    n_samples = points.n_samples
     shift = alpha / n_samples
-    preconditioner = None
+    preconditioner, q = None, n_components
     preconditioned_beta, preconditioned_top = beta, eigvals[0] + shift
     if q > 0:
         preconditioner = eigenpro_preconditioner(
-            kernel, X, subsample, eigvals, eigvecs, q, diagonal, block_rows, shift
+            points,
+            subsample,
+            eigvals=eigvals,
+            eigvecs=eigvecs,
+            n_components=q,
+            shift=shift,
+            X_subsample=X_subsample,
         )
         if preconditioner.beta > 0:
             preconditioned_beta = preconditioner.beta
@@ -180,38 +209,28 @@ def plan_fit(
             # An indefinite kernel (sigmoid, say) can leave no positive beta_P: the
             # flattening does not apply, and the fit runs plain SGD.
             preconditioner, q = None, 0
-    top_eigenvalue = max(eigvals[0], beta / n_samples) + shift
     preconditioned_top = max(preconditioned_top, preconditioned_beta / n_samples + shift)
-    beta, preconditioned_beta = beta + alpha, preconditioned_beta + alpha
-    m_star = critical_batch_size(preconditioned_beta, preconditioned_top)
+    return Bunch(
+        preconditioner=preconditioner,
+        n_components=q,
+        preconditioned_beta=preconditioned_beta + alpha,
+        preconditioned_top=preconditioned_top,
+    )
 
+
+def _batch_and_step(
+    batch_size, step_size, *, m_star, beta, top_eigenvalue, block_rows, n_samples
+):
+    """The automatic batch is m*, at most the memory budget's block and n; a user's
+    batch is clipped to n. The automatic step is the optimal one for the batch
+    (:func:`~sklearn_interp._spectrum.optimal_step_size`)."""
     if batch_size == "auto":
         batch_size = max(1, min(math.floor(m_star), block_rows, n_samples))
     else:
         batch_size = min(batch_size, n_samples)
     if step_size == "auto":
-        step_size = optimal_step_size(batch_size, preconditioned_beta, preconditioned_top)
-
-    return Bunch(
-        beta=float(beta),
-        top_eigenvalue=float(top_eigenvalue),
-        eigenvalues=eigvals,
-        preconditioned_beta=float(preconditioned_beta),
-        preconditioned_top_eigenvalue=float(preconditioned_top),
-        critical_batch_size=float(m_star),
-        batch_size=int(batch_size),
-        step_size=float(step_size),
-        n_components=q,
-        subsample_size=s,
-        preconditioner=preconditioner,
-        block_rows=block_rows,
-        diagonal=diagonal,
-    )
-
-
-def is_sharded(X):
-    """Whether X is training points sharded over a cluster, not an array here."""
-    return hasattr(X, "reduced_diagonal_max")
+        step_size = optimal_step_size(batch_size, beta, top_eigenvalue)
+    return batch_size, step_size
 
 
 def numerical_floor(top_eigenvalue, subsample_size, compute_dtype):

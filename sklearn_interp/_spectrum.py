@@ -27,8 +27,6 @@ import numpy as np
 import scipy.linalg
 from sklearn.utils import Bunch, gen_batches
 
-from ._kernel import rows_against
-
 # The saturation-regime step 2m / (beta + (m - 1) lambda_1) sits on the stability edge
 # (1.5 times it diverges); DESIGN.md asks for a damping of 0.99 or less.
 SATURATION_DAMPING = 0.99
@@ -202,7 +200,7 @@ def choose_n_components(eigvals, resolution_floor):
 
 
 def eigenpro_preconditioner(
-    kernel, X, subsample, eigvals, eigvecs, n_components, diagonal, block_rows, shift=0.0
+    points, subsample, *, eigvals, eigvecs, n_components, shift=0.0, X_subsample=None
 ):
     """Build the EigenPro preconditioner and the beta of the preconditioned operator.
 
@@ -221,30 +219,25 @@ def eigenpro_preconditioner(
 
     The preconditioned beta is
     ``beta_P = max_x [k(x, x) - (1 / s) sum_i scale_i (K(x, X_S) u_i)^2]`` (add alpha
-    for the ridge operator), taken over
-    *all* training points in blocks: on the subsample alone it is underestimated, and
-    an underestimated beta gives a step that can diverge.
+    for the ridge operator), taken over *all* training points in blocks: on the
+    subsample alone it is underestimated, and an underestimated beta gives a step that
+    can diverge.
 
     Parameters
     ----------
-    kernel : callable
-        Block kernel.
-    X : ndarray of shape (n_samples, n_features)
-        Training points, in the compute precision; or training points sharded over a
-        cluster (:class:`sklearn_interp._distributed.ShardedPoints`), whose shards
-        scan their own rows.
+    points : LocalPoints or ShardedPoints
+        The training points (:mod:`sklearn_interp._points`); they scan their own rows
+        for beta_P, in this process or on the shards of a cluster.
     subsample : ndarray of shape (s,)
-        Indices of the subsample in X.
+        Indices of the subsample in the training points.
     eigvals, eigvecs : ndarray
         From :func:`subsample_eigenpairs`, at least ``n_components + 1`` of them.
     n_components : int
         q >= 1.
     shift : float, default=0.0
         ``alpha / n``, the ridge term's shift of every eigenvalue of K/n.
-    diagonal : ndarray of shape (n_samples,) or None
-        ``k(x_i, x_i)``; None for sharded points, whose shards hold their own.
-    block_rows : int
-        Rows per block when scanning X for beta_P.
+    X_subsample : ndarray of shape (s, n_features), default=None
+        The subsample's rows, if already at hand; else taken from ``points``.
 
     Returns
     -------
@@ -257,16 +250,13 @@ def eigenpro_preconditioner(
     ratios = (eigvals[q] + shift) / (eigvals[:q] + shift)
     scale = (1.0 - ratios**EIGENVALUE_RATIO_POWER) / eigvals[:q]
     U = np.ascontiguousarray(eigvecs[:, :q])
-    if hasattr(X, "reduced_diagonal_max"):
-        # Training points sharded over a cluster: each shard scans its own rows.
-        beta = X.reduced_diagonal_max(kernel, X[subsample], U, scale)
-    else:
-        beta = reduced_diagonal_max(kernel, X, X[subsample], U, scale, diagonal, block_rows)
+    if X_subsample is None:
+        X_subsample = points.take(subsample)[0]
     return Bunch(
         subsample=subsample,
         eigvecs=U,
         scale=scale,
-        beta=beta,
+        beta=points.reduced_diagonal_max(X_subsample, U, scale),
         top_eigenvalue=damped_top_eigenvalue(eigvals, q, shift),
     )
 
@@ -279,8 +269,8 @@ def reduced_diagonal_max(kernel, X, X_subsample, eigvecs, scale, diagonal, block
 
     Parameters
     ----------
-    kernel : callable
-        Block kernel.
+    kernel : BlockKernel
+        In the compute precision.
     X : ndarray or sparse matrix of shape (n_rows, n_features)
         Rows to scan, in the compute precision.
     X_subsample : ndarray or sparse matrix of shape (s, n_features)
@@ -300,7 +290,7 @@ def reduced_diagonal_max(kernel, X, X_subsample, eigvecs, scale, diagonal, block
         -inf for no rows.
     """
     s = X_subsample.shape[0]
-    against_subsample = rows_against(kernel, X_subsample)
+    against_subsample = kernel.rows_against(X_subsample)
     U_compute = eigvecs.astype(X.dtype, copy=False)
     beta = -np.inf
     for rows in gen_batches(X.shape[0], block_rows):

@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose
 from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS, pairwise_kernels
 
-from sklearn_interp._kernel import kernel_diagonal, make_kernel
+from sklearn_interp._kernel import make_kernel
 
 # float64 kernels agree with scikit-learn's to rounding of the distance expansion.
 FLOAT64_RTOL = 1e-10
@@ -84,7 +84,7 @@ def test_kernel_diagonal(name, data):
     X = np.vstack([X] * 10)  # several diagonal blocks
     kernel = make_kernel(name, gamma=0.3)
     expected = np.diag(pairwise_kernels(X, metric=name, gamma=0.3, filter_params=True))
-    assert_allclose(kernel_diagonal(kernel, X), expected, rtol=1e-12)
+    assert_allclose(kernel.diagonal(X), expected, rtol=1e-12)
 
 
 def test_kernel_diagonal_of_a_callable_calls_it_once_per_point(data):
@@ -95,6 +95,6 @@ def test_kernel_diagonal_of_a_callable_calls_it_once_per_point(data):
         calls.append(1)
         return float(np.dot(x, y)) + 1.0
 
-    diagonal = kernel_diagonal(make_kernel(counted), X)
+    diagonal = make_kernel(counted).diagonal(X)
     assert_allclose(diagonal, np.sum(X**2, axis=1) + 1.0)
     assert len(calls) == len(X)

@@ -5,8 +5,9 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.metrics.pairwise import rbf_kernel
 
-from sklearn_interp import _solver
-from sklearn_interp._kernel import kernel_diagonal, make_kernel, rows_against
+from sklearn_interp import _evaluator
+from sklearn_interp._kernel import make_kernel
+from sklearn_interp._points import LocalPoints
 from sklearn_interp._solver import MAX_BACKOFFS, sgd_fit
 from sklearn_interp._spectrum import (
     critical_batch_size,
@@ -44,15 +45,12 @@ def _preconditioner(X, q, shift=0.0):
     kernel = make_kernel("rbf", gamma=GAMMA)
     eigvals, eigvecs = subsample_eigenpairs(kernel, X, q + 1)
     return eigenpro_preconditioner(
-        kernel,
-        X,
+        LocalPoints(X, kernel),
         np.arange(len(X)),
-        eigvals,
-        eigvecs,
-        q,
-        kernel_diagonal(kernel, X),
-        len(X),
-        shift,
+        eigvals=eigvals,
+        eigvecs=eigvecs,
+        n_components=q,
+        shift=shift,
     )
 
 
@@ -157,14 +155,13 @@ def test_pieces_computed_in_chunks_give_the_same_iterates(problem, monkeypatch):
         **_plain_settings(K, 20),
         "alpha": 0.1,
         "preconditioner": _preconditioner(X, 4, shift=0.1 / len(X)),
-        "diagonal": kernel_diagonal(kernel, X),
         "max_iter": 5,
         "tol": 0.0,
     }
-    monkeypatch.setattr(_solver, "PARALLEL_MIN_ENTRIES", 0)
+    monkeypatch.setattr(_evaluator, "PARALLEL_MIN_ENTRIES", 0)
     whole = sgd_fit(X, Y, kernel, np.random.RandomState(3), **kwargs)
-    monkeypatch.setattr(_solver, "MIN_CHUNK_ROWS", 1)
-    monkeypatch.setattr(_solver, "CHUNK_ENTRIES", 3 * len(X))
+    monkeypatch.setattr(_evaluator, "MIN_CHUNK_ROWS", 1)
+    monkeypatch.setattr(_evaluator, "CHUNK_ENTRIES", 3 * len(X))
     chunked = sgd_fit(X, Y, kernel, np.random.RandomState(3), **kwargs)
     assert np.all(np.isfinite(whole.coef)) and whole.n_backoffs == 0
     assert_allclose(chunked.coef, whole.coef, rtol=1e-12, atol=1e-14)
@@ -177,17 +174,16 @@ def test_kernel_buffers_only_for_kernels_that_fill_them(problem, name, buffered)
     # share of the memory budget for nothing.
     X, Y, _ = problem
     kernel = make_kernel(name, gamma=GAMMA)
-    evaluator = _solver._Evaluator(
-        kernel_rows=rows_against(kernel, X),
-        X=X,
-        Y=Y,
-        compute_dtype=np.float64,
+    evaluator = _evaluator.LocalEvaluator(
+        X,
+        Y,
+        kernel,
+        diagonal=kernel.diagonal(X),
         alpha=0.0,
         n_subsample=0,
         block_rows=20,
         pool=None,
         n_threads=2,
-        diagonal=None,
     )
     assert [buffer is not None for buffer in evaluator.buffers] == [buffered] * 2
     residual, _ = evaluator.residuals(np.arange(5, 25))
@@ -251,7 +247,6 @@ def test_float32_blocks_converge_close_to_float64(problem):
         **_plain_settings(K, 10),
         max_iter=500,
         tol=1e-10,
-        compute_dtype=np.float32,
     )
     assert result.coef.dtype == np.float64
     assert_allclose(K @ result.coef, Y, atol=1e-4)

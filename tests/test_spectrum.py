@@ -5,7 +5,8 @@ import pytest
 from numpy.testing import assert_allclose
 from sklearn.metrics.pairwise import rbf_kernel
 
-from sklearn_interp._kernel import kernel_diagonal, make_kernel
+from sklearn_interp._kernel import make_kernel
+from sklearn_interp._points import LocalPoints
 from sklearn_interp._spectrum import (
     EIGENVALUE_RATIO_POWER,
     SATURATION_DAMPING,
@@ -122,15 +123,12 @@ def test_preconditioner_on_full_subsample_flattens_the_spectrum():
     eigvals, eigvecs = subsample_eigenpairs(kernel, X, q + 1)
     shift = alpha / n
     pre = eigenpro_preconditioner(
-        kernel,
-        X,
+        LocalPoints(X, kernel, block_rows=16),
         np.arange(n),
-        eigvals,
-        eigvecs,
-        q,
-        kernel_diagonal(kernel, X),
-        16,
-        shift,
+        eigvals=eigvals,
+        eigvecs=eigvecs,
+        n_components=q,
+        shift=shift,
     )
     # P g = g - (1/s) U diag(scale) U^T K g in coefficient space.
     U = pre.eigvecs
@@ -149,7 +147,11 @@ def test_preconditioned_beta_matches_its_formula_over_all_points():
     subsample = np.random.RandomState(1).choice(len(X), s, replace=False)
     eigvals, eigvecs = subsample_eigenpairs(kernel, X[subsample], q + 1)
     pre = eigenpro_preconditioner(
-        kernel, X, subsample, eigvals, eigvecs, q, kernel_diagonal(kernel, X), 7
+        LocalPoints(X, kernel, block_rows=7),
+        subsample,
+        eigvals=eigvals,
+        eigvecs=eigvecs,
+        n_components=q,
     )
     e = K[:, subsample] @ eigvecs[:, :q] / np.sqrt(s * eigvals[:q])
     ratio = (eigvals[q] / eigvals[:q]) ** EIGENVALUE_RATIO_POWER
