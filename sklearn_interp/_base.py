@@ -172,11 +172,26 @@ critical_batch_size_ : float
 """
 
 
+SHARED_REFERENCES = """\
+.. [1] S. Ma, R. Bassily, M. Belkin, "The Power of Interpolation: Understanding
+       the Effectiveness of SGD in Modern Over-parametrized Learning", ICML 2018,
+       arXiv:1712.06559.
+    .. [2] S. Ma, M. Belkin, "Diving into the shallows: a computational perspective on
+       large-scale shallow learning", NeurIPS 2017, arXiv:1703.10622.
+    .. [3] S. Ma, M. Belkin, "Kernel machines that adapt to GPUs for effective large
+       batch training", MLSys 2019, arXiv:1806.06144.
+"""
+
+
 def fill_doc(cls):
-    """Insert the shared parameter and attribute text into a class docstring."""
-    cls.__doc__ = cls.__doc__.replace("%(parameters)s", SHARED_PARAMETERS).replace(
-        "%(attributes)s", SHARED_ATTRIBUTES
-    )
+    """Insert the shared parameter, attribute and reference text into a class
+    docstring."""
+    for key, text in [
+        ("%(parameters)s", SHARED_PARAMETERS),
+        ("%(attributes)s", SHARED_ATTRIBUTES),
+        ("%(references)s", SHARED_REFERENCES),
+    ]:
+        cls.__doc__ = cls.__doc__.replace(key, text)
     return cls
 
 

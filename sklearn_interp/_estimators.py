@@ -22,6 +22,8 @@ class InterpolatingKernelRegressor(
     from it. An EigenPro preconditioner [2]_ [3]_ raises m* so that each step is a large
     matrix product. No n x n matrix is ever formed: memory grows as n times the batch.
 
+    Read more in the :ref:`User Guide <user_guide>`.
+
     Parameters
     ----------
     %(parameters)s
@@ -62,14 +64,7 @@ class InterpolatingKernelRegressor(
 
     References
     ----------
-    .. [1] S. Ma, R. Bassily, M. Belkin, "The Power of Interpolation: Understanding
-       the Effectiveness of SGD in Modern Over-parametrized Learning", ICML 2018,
-       arXiv:1712.06559.
-    .. [2] S. Ma, M. Belkin, "Diving into the shallows: a computational perspective on
-       large-scale shallow learning", NeurIPS 2017, arXiv:1703.10622.
-    .. [3] S. Ma, M. Belkin, "Kernel machines that adapt to GPUs for effective large
-       batch training", MLSys 2019, arXiv:1806.06144.
-
+    %(references)s
     Examples
     --------
     >>> import numpy as np
@@ -161,6 +156,8 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
     solution for ``alpha > 0``), and predicts the class of the largest decision value.
     Batch and step size are chosen from the estimated critical batch size m* [1]_.
 
+    Read more in the :ref:`User Guide <user_guide>`.
+
     Parameters
     ----------
     %(parameters)s
@@ -186,14 +183,7 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
 
     References
     ----------
-    .. [1] S. Ma, R. Bassily, M. Belkin, "The Power of Interpolation: Understanding
-       the Effectiveness of SGD in Modern Over-parametrized Learning", ICML 2018,
-       arXiv:1712.06559.
-    .. [2] S. Ma, M. Belkin, "Diving into the shallows: a computational perspective on
-       large-scale shallow learning", NeurIPS 2017, arXiv:1703.10622.
-    .. [3] S. Ma, M. Belkin, "Kernel machines that adapt to GPUs for effective large
-       batch training", MLSys 2019, arXiv:1806.06144.
-
+    %(references)s
     Examples
     --------
     >>> from sklearn.datasets import load_iris

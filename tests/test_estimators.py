@@ -510,3 +510,13 @@ def test_concurrent_fits_restore_the_blas_thread_count(digits):
     assert blas_threads() == before
     for model in models:
         assert model.score(X, y) == 1.0
+
+
+@pytest.mark.parametrize(
+    "Estimator", [InterpolatingKernelRegressor, InterpolatingKernelClassifier]
+)
+def test_convergence_warning_points_at_the_callers_line(Estimator):
+    X, y = load_digits(return_X_y=True)
+    with pytest.warns(ConvergenceWarning) as record:
+        Estimator(max_iter=1, tol=0.0, random_state=0).fit(X, y)
+    assert record[0].filename == __file__
