@@ -12,6 +12,10 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # Ships MathJax 3 (pip package sphinx-mathjax-offline, in the "doc" extra): it sets
+    # mathjax_path to "mathjax/tex-chtml.js" and copies the scripts and fonts into
+    # _static/mathjax when the build succeeds, so the mathematics renders without a CDN.
+    "sphinx-mathjax-offline",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
 ]
