@@ -2,35 +2,47 @@
 
 Each configuration runs in a fresh child process: the local fit (all cores, and one BLAS
 thread), or a LocalCluster of W worker processes with one thread each, X split into W
-equal chunks, one per worker. The epoch time is the difference of the solver's time
-(sgd_fit, or sharded_sgd_fit) in fits of 4 and 1 epochs, so the set-up cancels. Per SGD
-step the driver measures the wall time of its round trip to all shards and the slowest
-shard's compute time; their difference is the communication (serialization, transport,
-scheduling of the actor calls) per step. An empty round trip to all shards gives the
-latency alone. From these measurements the script writes the cost model's estimate for
-larger n and clusters.
+equal chunks, one per worker. The epoch time is the difference of the solver's time in
+fits of 4 and 1 epochs (tol=0, the same seed), over 3, so the set-up cancels. The
+solver's time is the wall time of the solver loop that every fit calls,
+``sklearn_interp._base.run_sgd``, wrapped while the fits run (``solver_calls``: a
+``unittest.mock.patch.object``, so it is always restored). Whole-fit times would need no
+wrapping, but their difference also carries the variation of the set-up (a subsample
+eigendecomposition, and on a cluster the shards' creation), which is several epochs
+long at small n: it made the epoch time negative at n = 1000 on a busy machine.
+
+Per SGD step the sharded evaluator counts the wall time of its round trip to all shards
+and the slowest shard's compute time (its ``n_steps``, ``step_seconds`` and
+``shard_seconds``, read from the evaluator the fit passes to the solver loop); their
+difference is the communication (serialization, transport, scheduling of the actor
+calls) per step. An empty round trip to all shards gives the latency alone. From these
+measurements the script writes the cost model's estimate for larger n and clusters.
 
     python benchmarks/bench_distributed.py [--n 20000] [--repeats 3] [--workers 1 2 4]
 """
 
-import argparse
 import time
-import warnings
-from multiprocessing import get_context
+from contextlib import contextmanager
+from unittest import mock
 
 import numpy as np
 from _common import (
+    argument_parser,
+    command_line,
     dataset_path,
+    fixed_epochs_fit,
     in_child,
     machine_info,
-    machine_markdown,
     median_of,
-    write_results,
+    write_report,
 )
 
 EPOCHS = 4
 LATENCY_CALLS = 50
+DEFAULT_REPEATS = 3
 BYTES = 8  # float64
+# What ShardedEvaluator counts over a fit's steps.
+EVALUATOR_COUNTERS = ("n_steps", "step_seconds", "shard_seconds")
 
 # The estimate's cluster: workers of one core each at the measured per-worker speed,
 # 10 Gbit/s links (1.25e9 bytes/s), the measured latency per round trip, and the
@@ -42,45 +54,55 @@ ESTIMATE_SUBSAMPLE = 12000  # EigenPro 2.0's s beyond 100k points
 ESTIMATE_COMPONENTS = 512
 
 
-def _fit(X, y, max_iter):
-    from sklearn_interp import InterpolatingKernelClassifier
+def epoch_seconds(X, y):
+    """The solver's time per epoch from fits of EPOCHS and 1 epochs; the solver calls
+    (with the evaluator's counters, where it has them) and the longer fit's model."""
+    with solver_calls() as calls:
+        fixed_epochs_fit(X, y, 1)
+        _, model = fixed_epochs_fit(X, y, EPOCHS)
+    first, last = calls
+    return (last["seconds"] - first["seconds"]) / (EPOCHS - 1), calls, model
 
-    model = InterpolatingKernelClassifier(max_iter=max_iter, tol=0.0, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tol=0: ConvergenceWarning by design
+
+@contextmanager
+def solver_calls():
+    """Record every call of the solver loop that fits make, while in the context.
+
+    Yields a list that gets, per call, its wall time (``seconds``) and the evaluator's
+    EVALUATOR_COUNTERS where it has them (the sharded evaluator does).
+    """
+    import sklearn_interp._base as base
+
+    real = base.run_sgd
+    calls = []
+
+    def recorded(evaluator, *args, **kwargs):
         start = time.perf_counter()
-        model.fit(X, y)
-    return time.perf_counter() - start, model
-
-
-def _timed(module, name, seconds):
-    """Wrap ``module.name`` so that each call's wall time is appended to seconds."""
-    real = getattr(module, name)
-
-    def timed(*args, **kwargs):
-        start = time.perf_counter()
-        result = real(*args, **kwargs)
-        seconds.append(time.perf_counter() - start)
+        result = real(evaluator, *args, **kwargs)
+        calls.append(
+            {
+                "seconds": time.perf_counter() - start,
+                **{
+                    name: getattr(evaluator, name)
+                    for name in EVALUATOR_COUNTERS
+                    if hasattr(evaluator, name)
+                },
+            }
+        )
         return result
 
-    setattr(module, name, timed)
+    with mock.patch.object(base, "run_sgd", recorded):
+        yield calls
 
 
 def measure_local(path, threads):
     from threadpoolctl import threadpool_limits
 
-    import sklearn_interp._base as base
-
     data = np.load(path)
-    X, y = data["X_train"], data["y_train"]
-    seconds = []
-    _timed(base, "sgd_fit", seconds)
     with threadpool_limits(limits=threads, user_api="blas"):
-        _fit(X, y, 1)
-        _, model = _fit(X, y, EPOCHS)
+        epoch, _, model = epoch_seconds(data["X_train"], data["y_train"])
     return {
-        # The solver's time only: the set-up (spectrum, beta_P) does not count.
-        "epoch_s": (seconds[1] - seconds[0]) / (EPOCHS - 1),
+        "epoch_s": epoch,
         "batch_size": model.batch_size_,
         "n_components": model.n_components_,
     }
@@ -90,20 +112,10 @@ def measure_cluster(path, n_workers):
     import dask.array as da
     from distributed import Client, LocalCluster
 
-    import sklearn_interp._distributed as distributed_module
+    from sklearn_interp._distributed import ShardedPoints
 
     data = np.load(path)
     X, y = data["X_train"], data["y_train"]
-    results, seconds = [], []
-    real = distributed_module.sharded_sgd_fit
-
-    def recorded(*args, **kwargs):
-        start = time.perf_counter()
-        results.append(real(*args, **kwargs))
-        seconds.append(time.perf_counter() - start)
-        return results[-1]
-
-    distributed_module.sharded_sgd_fit = recorded
     with (
         LocalCluster(
             n_workers=n_workers,
@@ -124,32 +136,25 @@ def measure_cluster(path, n_workers):
             for a, b, worker in zip(bounds[:-1], bounds[1:], workers, strict=True)
         ]
         X_dask = da.concatenate(parts)
-        _fit(X_dask, y, 1)
-        _, model = _fit(X_dask, y, EPOCHS)
+        epoch, calls, model = epoch_seconds(X_dask, y)
 
         # Latency: an empty call to every shard at once, as a step does.
-        points = distributed_module.ShardedPoints(
-            client,
-            X_dask,
-            da.zeros((len(X), 1), chunks=(X_dask.chunks[0], 1)),
-            model._kernel(),
-            np.float64,
-            0.0,
-            ESTIMATE_BUDGET,
-        )
         latencies = []
-        for _ in range(LATENCY_CALLS):
-            start = time.perf_counter()
-            points._call("diagonal_max")
-            latencies.append(time.perf_counter() - start)
-        points.close()
-    distributed_module.sharded_sgd_fit = real
+        with ShardedPoints(
+            X_dask,
+            model._kernel(),
+            targets=da.zeros((len(X), 1), chunks=(X_dask.chunks[0], 1)),
+            alpha=0.0,
+        ) as points:
+            for _ in range(LATENCY_CALLS):
+                start = time.perf_counter()
+                points._call("diagonal_max")
+                latencies.append(time.perf_counter() - start)
 
-    first, last = results
-    steps = last.n_steps - first.n_steps
-    step_s = last.step_seconds - first.step_seconds
-    shard_s = last.shard_seconds - first.shard_seconds
-    epoch = (seconds[1] - seconds[0]) / (EPOCHS - 1)
+    first, last = calls
+    steps = last["n_steps"] - first["n_steps"]
+    step_s = last["step_seconds"] - first["step_seconds"]
+    shard_s = last["shard_seconds"] - first["shard_seconds"]
     return {
         "epoch_s": epoch,
         "batch_size": model.batch_size_,
@@ -161,26 +166,6 @@ def measure_cluster(path, n_workers):
         "driver_ms": 1e3 * ((EPOCHS - 1) * epoch - step_s) / steps,
         "latency_ms": 1e3 * float(np.median(latencies)),
     }
-
-
-def _run_and_send(connection, function, args):
-    connection.send(function(*args))
-    connection.close()
-
-
-def in_process(function, *args):
-    """Run ``function(*args) -> dict`` in a fresh spawned, non-daemonic process.
-
-    _common.in_child's pool workers are daemonic, and a daemonic process cannot start
-    the worker processes of a LocalCluster.
-    """
-    context = get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_run_and_send, args=(sender, function, args))
-    process.start()
-    result = receiver.recv()
-    process.join()
-    return result
 
 
 def estimates(d, c, flops_per_worker, latency_s):
@@ -228,9 +213,8 @@ def estimates(d, c, flops_per_worker, latency_s):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__, repeats=DEFAULT_REPEATS)
     parser.add_argument("--n", type=int, default=20000)
-    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--dataset", default="classification40")
     args = parser.parse_args()
@@ -248,7 +232,7 @@ def main():
         summaries[label] = {key: median_of(runs, key) for key in runs[0]}
         print(label, summaries[label], flush=True)
     for workers in args.workers:
-        runs = [in_process(measure_cluster, path, workers) for _ in range(args.repeats)]
+        runs = [in_child(measure_cluster, path, workers) for _ in range(args.repeats)]
         summaries[workers] = {key: median_of(runs, key) for key in runs[0]}
         print(workers, summaries[workers], flush=True)
 
@@ -285,12 +269,15 @@ def main():
         for e in estimated
     ]
 
-    markdown = (
-        f"# Fit on a Dask LocalCluster ({args.dataset}, n = {n}, d = {d}, c = {c}, "
-        "float64)\n\n"
-        f"Medians of {args.repeats} child processes. `python "
-        f"benchmarks/bench_distributed.py --n {args.n} --workers "
-        f"{' '.join(map(str, args.workers))}` ({time.perf_counter() - started:.0f} s)\n\n"
+    command = command_line(
+        "bench_distributed.py",
+        f"--n {args.n}",
+        f"--repeats {args.repeats}" if args.repeats != DEFAULT_REPEATS else "",
+        f"--workers {' '.join(map(str, args.workers))}",
+    )
+    intro = (
+        f"Medians of {args.repeats} child processes. `{command}` "
+        f"({time.perf_counter() - started:.0f} s)\n\n"
         "Epoch time of `InterpolatingKernelClassifier` (difference of the solver's time "
         "in 4- and 1-epoch fits; the driver's time per step is the epoch's time outside "
         "the round trips, over the steps). The cluster has W worker processes of one "
@@ -299,12 +286,16 @@ def main():
         "Speed-up is against the first cluster row scaled to one worker; per step: the "
         "driver's round trip to all shards, the slowest shard's compute time within it, "
         "their difference (communication: serialization, transport and the actor "
-        "calls), and an empty round trip to all shards (latency).\n\n"
-        "| run | workers | batch | epoch (s) | speed-up | epoch / local epoch "
+        "calls), and an empty round trip to all shards (latency)."
+    )
+    measured = (
+        "\n| run | workers | batch | epoch (s) | speed-up | epoch / local epoch "
         "| steps per epoch | round trip per step (ms) | shard compute per step (ms) "
         "| communication per step (ms) | driver per step (ms) | empty round trip (ms) |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
-        "**Cost-model estimate for larger n.** "
+        "|---|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows)
+    )
+    estimate = (
+        "\n**Cost-model estimate for larger n.** "
         f"From the measurements above: {flops_per_worker / 1e9:.1f} GFLOP/s per "
         f"one-core worker (the 1-worker shard's kernel blocks), a latency of "
         f"{latency * 1e3:.1f} ms per round trip (the largest measured), and assumed "
@@ -318,21 +309,21 @@ def main():
         "(24 bytes per point), S, U and one m x s block.\n\n"
         "| n | workers | batch | steps per epoch | compute (s) | communication (s) "
         "| driver (s) | epoch | memory per worker (GiB) | driver memory (GiB) |\n"
-        "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(estimate_rows) + "\n\n"
-        "Machine:\n\n" + machine_markdown(info) + "\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(estimate_rows)
     )
-    print(markdown)
-    write_results(
+    write_report(
         "distributed",
-        markdown,
+        f"Fit on a Dask LocalCluster ({args.dataset}, n = {n}, d = {d}, c = {c}, float64)",
+        intro,
+        [measured, estimate],
         {
-            "machine": info,
             "n": n,
             "runs": {str(key): value for key, value in summaries.items()},
             "flops_per_worker": flops_per_worker,
             "latency_s": latency,
             "estimates": estimated,
         },
+        info,
     )
 
 

@@ -10,41 +10,30 @@ the same products with the same batch size, and prints their ratio (the goal: <=
     python benchmarks/bench_epoch.py [--n 20000 50000] [--repeats 3]
 """
 
-import argparse
 import time
-import warnings
 
 import numpy as np
 from _common import (
+    argument_parser,
+    command_line,
     dataset_path,
+    fixed_epochs_fit,
     in_child,
     machine_info,
-    machine_markdown,
     median_of,
-    write_results,
+    write_report,
 )
 
 EPOCHS = 4
-
-
-def _fit_seconds(X, y, precision, max_iter):
-    from sklearn_interp import InterpolatingKernelClassifier
-
-    model = InterpolatingKernelClassifier(
-        max_iter=max_iter, tol=0.0, precision=precision, random_state=0
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tol=0: ConvergenceWarning by design
-        start = time.perf_counter()
-        model.fit(X, y)
-    return time.perf_counter() - start, model
+MATMUL_REPEATS = 5
+DEFAULT_REPEATS = 3
 
 
 def measure(path, precision):
     data = np.load(path)
     X, y = data["X_train"], data["y_train"]
-    one, model = _fit_seconds(X, y, precision, 1)
-    several, _ = _fit_seconds(X, y, precision, EPOCHS)
+    one, model = fixed_epochs_fit(X, y, 1, precision=precision)
+    several, _ = fixed_epochs_fit(X, y, EPOCHS, precision=precision)
     epoch = (several - one) / (EPOCHS - 1)
 
     dtype = np.dtype(precision)
@@ -54,7 +43,7 @@ def measure(path, precision):
     coef = np.ones((n, c), dtype=dtype)
     block = np.empty((m, n), dtype=dtype)
     times = []
-    for _ in range(5):
+    for _ in range(MATMUL_REPEATS):
         start = time.perf_counter()
         np.matmul(X_compute[:m], X_compute.T, out=block)
         block @ coef
@@ -72,9 +61,8 @@ def measure(path, precision):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__, repeats=DEFAULT_REPEATS)
     parser.add_argument("--n", type=int, nargs="+", default=[20000])
-    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--dataset", default="classification40")
     args = parser.parse_args()
 
@@ -93,19 +81,22 @@ def main():
                 f"{summary['gflops_matmul']:.0f} | **{summary['ratio']:.2f}** |"
             )
             print(rows[-1], flush=True)
-    markdown = (
-        f"# Epoch time against matmul time ({args.dataset}, d = 40, c = 10)\n\n"
-        f"Medians of {args.repeats} child processes. `python benchmarks/bench_epoch.py "
-        f"--n {' '.join(map(str, args.n))}`\n\n"
-        "| n | precision | batch | epoch (s) | numpy matmul of the same products (s) "
-        "| matmul GFLOP/s | ratio |\n|---|---|---|---|---|---|---|\n"
-        + "\n".join(rows)
-        + "\n\nMachine:\n\n"
-        + machine_markdown(info)
-        + "\n"
+    command = command_line(
+        "bench_epoch.py",
+        f"--n {' '.join(map(str, args.n))}",
+        f"--repeats {args.repeats}" if args.repeats != DEFAULT_REPEATS else "",
     )
-    print(markdown)
-    write_results("epoch", markdown, {"machine": info, "rows": data})
+    write_report(
+        "epoch",
+        f"Epoch time against matmul time ({args.dataset}, d = 40, c = 10)",
+        f"Medians of {args.repeats} child processes. `{command}`",
+        [
+            "\n| n | precision | batch | epoch (s) | numpy matmul of the same products (s) "
+            "| matmul GFLOP/s | ratio |\n|---|---|---|---|---|---|---|\n" + "\n".join(rows)
+        ],
+        {"rows": data},
+        info,
+    )
 
 
 if __name__ == "__main__":

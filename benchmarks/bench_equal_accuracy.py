@@ -19,20 +19,16 @@ table also shows each sweep point, and ``bench_fit.py`` the fixed-tol operating 
         [--epochs 2 3 4 6 8 10 12 14 16] [--extra-epochs 2 3 5 8] [--extra-python PATH]
 """
 
-import argparse
-import os
-
-import numpy as np
 from _common import (
-    dataset_path,
-    in_child,
+    EXTRA,
+    argument_parser,
+    command_line,
     machine_info,
-    machine_markdown,
+    measure,
     median_of,
-    run_external,
-    write_results,
+    write_report,
 )
-from bench_fit import EXTRA_SCRIPT, fit_kernel_ridge, fit_ours
+from bench_fit import KERNEL_RIDGE_ALPHA, KERNEL_RIDGE_LABEL
 
 # "Equal accuracy" against KernelRidge, as issue 3 states it.
 KERNEL_RIDGE_TOLERANCE = 0.005
@@ -51,14 +47,13 @@ def fastest_at_least(sweep, accuracy):
 
 
 def run(dataset, n, repeats, epochs, extra_epochs, extra_python):
-    path = dataset_path(dataset, n)
-    d = np.load(path)["X_train"].shape[1]
     sweep = []
     for k in epochs:
         runs = [
-            in_child(
-                fit_ours,
-                path,
+            measure(
+                dataset,
+                n,
+                "ours",
                 {"precision": "float32", "tol": 0.0, "max_iter": k, "random_state": seed},
             )
             for seed in range(repeats)
@@ -66,20 +61,29 @@ def run(dataset, n, repeats, epochs, extra_epochs, extra_python):
         point = summarize(runs)
         sweep.append({"epochs": k, **point})
         print(f"  {dataset} n={n} ours {k} epochs: {point}", flush=True)
-    ridge = summarize([in_child(fit_kernel_ridge, path) for _ in range(repeats)])
+    ridge = summarize(
+        [
+            measure(dataset, n, "kernel_ridge", {"alpha": KERNEL_RIDGE_ALPHA})
+            for _ in range(repeats)
+        ]
+    )
     print(f"  {dataset} n={n} KernelRidge: {ridge}", flush=True)
-    baselines = [("KernelRidge(alpha=1e-3)", ridge, KERNEL_RIDGE_TOLERANCE)]
+    baselines = [(KERNEL_RIDGE_LABEL, ridge, KERNEL_RIDGE_TOLERANCE)]
     if extra_python:
         for k in extra_epochs:
             runs = [
-                run_external(
-                    extra_python, EXTRA_SCRIPT, path, k, 1.0 / d, "classification", seed
+                measure(
+                    dataset,
+                    n,
+                    EXTRA,
+                    {"n_epoch": k, "random_state": seed},
+                    extra_python=extra_python,
                 )
                 for seed in range(repeats)
             ]
             point = summarize(runs)
             print(f"  {dataset} n={n} extra {k} epochs: {point}", flush=True)
-            baselines.append((f"sklearn-extra EigenPro, n_epoch={k}", point, 0.0))
+            baselines.append((f"{EXTRA}, n_epoch={k}", point, 0.0))
     return sweep, baselines
 
 
@@ -122,17 +126,15 @@ def tables(dataset, n, sweep, baselines):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__, repeats=3, extra_python=True)
     parser.add_argument("--n", type=int, default=20000)
     parser.add_argument(
         "--datasets", nargs="+", default=["classification40", "digits_like"]
     )
-    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--epochs", type=int, nargs="+", default=[2, 3, 4, 6, 8, 10, 12, 14, 16]
     )
     parser.add_argument("--extra-epochs", type=int, nargs="+", default=[2, 3, 5, 8])
-    parser.add_argument("--extra-python", default=os.environ.get("SKLEARN_EXTRA_PYTHON"))
     args = parser.parse_args()
 
     info = machine_info()
@@ -146,27 +148,27 @@ def main():
         data.append(
             {"dataset": dataset, "n": args.n, "sweep": sweep, "baselines": baselines}
         )
-    markdown = (
-        "# Fit time at equal test accuracy\n\n"
-        f"`python benchmarks/bench_equal_accuracy.py --n {args.n} --datasets "
-        f"{' '.join(args.datasets)} --repeats {args.repeats} --epochs "
-        f"{' '.join(map(str, args.epochs))}"
-        + (
-            f" --extra-epochs {' '.join(map(str, args.extra_epochs))} --extra-python PATH"
-            if args.extra_python
-            else ""
-        )
-        + "`. Medians of the repeats, each in a fresh process, repeat r with "
+    command = command_line(
+        "bench_equal_accuracy.py",
+        f"--n {args.n}",
+        f"--datasets {' '.join(args.datasets)}",
+        f"--repeats {args.repeats}",
+        f"--epochs {' '.join(map(str, args.epochs))}",
+        f"--extra-epochs {' '.join(map(str, args.extra_epochs))} --extra-python PATH"
+        if args.extra_python
+        else "",
+    )
+    write_report(
+        "equal_accuracy",
+        "Fit time at equal test accuracy",
+        f"`{command}`. Medians of the repeats, each in a fresh process, repeat r with "
         "`random_state=r` for both SGD methods. Picking the epoch count "
         "by its test accuracy is an oracle a user does not have; the fixed-tol operating "
-        "points are in the fit tables.\n"
-        + "\n".join(sections)
-        + "\n\nMachine:\n\n"
-        + machine_markdown(info)
-        + "\n"
+        "points are in the fit tables.",
+        sections,
+        {"runs": data},
+        info,
     )
-    print(markdown)
-    write_results("equal_accuracy", markdown, {"machine": info, "runs": data})
 
 
 if __name__ == "__main__":

@@ -12,71 +12,19 @@ a virtual environment with scikit-learn-extra 0.3.0 (see external/eigenpro_extra
 without it that baseline is reported as not run.
 """
 
-import argparse
-import os
-import time
-import warnings
-from pathlib import Path
-
-import numpy as np
 from _common import (
-    dataset_path,
-    in_child,
+    EXTRA,
+    argument_parser,
+    command_line,
+    dataset_shape,
     machine_info,
-    machine_markdown,
+    measure,
     median_of,
-    run_external,
-    write_results,
+    write_report,
 )
 
-EXTRA_SCRIPT = Path(__file__).resolve().parent / "external" / "eigenpro_extra.py"
 KERNEL_RIDGE_ALPHA = 1e-3  # near-interpolation; alpha = 0 is singular for its solver
-
-
-def fit_ours(path, params):
-    from sklearn_interp import InterpolatingKernelClassifier
-
-    data = np.load(path)
-    model = InterpolatingKernelClassifier(**{"random_state": 0, **params})
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        start = time.perf_counter()
-        model.fit(data["X_train"], data["y_train"])
-        fit_s = time.perf_counter() - start
-    start = time.perf_counter()
-    score = float(np.mean(model.predict(data["X_test"]) == data["y_test"]))
-    return {
-        "fit_s": fit_s,
-        "predict_s": time.perf_counter() - start,
-        "score": score,
-        "epochs": model.n_iter_,
-        "batch_size": model.batch_size_,
-        "m_star": model.critical_batch_size_,
-        "n_components": model.n_components_,
-        "warnings": len(caught),
-    }
-
-
-def fit_kernel_ridge(path):
-    from sklearn.kernel_ridge import KernelRidge
-    from sklearn.preprocessing import LabelBinarizer
-
-    data = np.load(path)
-    binarizer = LabelBinarizer(neg_label=-1)
-    targets = binarizer.fit_transform(data["y_train"])
-    model = KernelRidge(alpha=KERNEL_RIDGE_ALPHA, kernel="rbf")
-    start = time.perf_counter()
-    model.fit(data["X_train"], targets)
-    fit_s = time.perf_counter() - start
-    start = time.perf_counter()
-    predicted = binarizer.classes_[model.predict(data["X_test"]).argmax(axis=1)]
-    return {
-        "fit_s": fit_s,
-        "predict_s": time.perf_counter() - start,
-        "score": float(np.mean(predicted == data["y_test"])),
-        "epochs": float("nan"),
-    }
-
+KERNEL_RIDGE_LABEL = "KernelRidge(alpha=1e-3)"
 
 OURS = {
     "ours float64 (defaults)": {},
@@ -84,6 +32,7 @@ OURS = {
     "ours float64, tol=3e-2": {"tol": 3e-2},
     "ours float32, tol=3e-2": {"precision": "float32", "tol": 3e-2},
 }
+EXTRA_EPOCHS = (2, 5)
 
 
 def kernel_matrix_gigabytes(n):
@@ -92,30 +41,31 @@ def kernel_matrix_gigabytes(n):
 
 
 def run(n, dataset, repeats, extra_python, with_kernel_ridge):
-    path = dataset_path(dataset, n)
-    d = np.load(path)["X_train"].shape[1]
+    """Each label's runs, one fresh process per run."""
     results = {}
     if with_kernel_ridge:
-        results["KernelRidge(alpha=1e-3)"] = [
-            in_child(fit_kernel_ridge, path) for _ in range(repeats)
+        results[KERNEL_RIDGE_LABEL] = [
+            measure(dataset, n, "kernel_ridge", {"alpha": KERNEL_RIDGE_ALPHA})
+            for _ in range(repeats)
         ]
     for label, params in OURS.items():
         if not with_kernel_ridge and "float64 (defaults)" in label:
             continue  # at large n the full-precision interpolation run is the slow one
-        results[label] = [in_child(fit_ours, path, params) for _ in range(repeats)]
+        results[label] = [measure(dataset, n, "ours", params) for _ in range(repeats)]
     if extra_python:
-        for n_epoch in (2, 5):
-            results[f"sklearn-extra EigenPro, n_epoch={n_epoch}"] = [
-                run_external(extra_python, EXTRA_SCRIPT, path, n_epoch, 1.0 / d)
+        for n_epoch in EXTRA_EPOCHS:
+            results[f"{EXTRA}, n_epoch={n_epoch}"] = [
+                measure(dataset, n, EXTRA, {"n_epoch": n_epoch}, extra_python=extra_python)
                 for _ in range(repeats)
             ]
     return results
 
 
 def table(n, dataset, results, with_kernel_ridge, extra_python):
-    reference = results.get("KernelRidge(alpha=1e-3)")
+    n_test = dataset_shape(dataset, n)[1]
+    reference = results.get(KERNEL_RIDGE_LABEL)
     lines = [
-        f"\n### {dataset}, n = {n} (test: 5000)\n",
+        f"\n### {dataset}, n = {n} (test: {n_test})\n",
         "| method | fit (s) | fit time / KernelRidge | predict (s) | test accuracy "
         "| epochs | peak RSS (MB) |",
         "|---|---|---|---|---|---|---|",
@@ -134,12 +84,12 @@ def table(n, dataset, results, with_kernel_ridge, extra_python):
             f"({2 * kernel_matrix_gigabytes(n):.0f} GB with its factor) | | | | | |"
         )
     if not extra_python:
-        lines.append("| sklearn-extra EigenPro | not run: no --extra-python | | | | | |")
+        lines.append(f"| {EXTRA} | not run: no --extra-python | | | | | |")
     return "\n".join(lines)
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__, repeats=3, extra_python=True)
     parser.add_argument("--n", type=int, nargs="*", default=[5000, 20000])
     parser.add_argument(
         "--large",
@@ -151,9 +101,7 @@ def main():
     parser.add_argument(
         "--datasets", nargs="+", default=["classification40", "digits_like"]
     )
-    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--name", default="fit", help="results/NAME.md and NAME.json")
-    parser.add_argument("--extra-python", default=os.environ.get("SKLEARN_EXTRA_PYTHON"))
     args = parser.parse_args()
 
     info = machine_info()
@@ -165,24 +113,24 @@ def main():
             sections.append(table(n, dataset, results, with_ridge, args.extra_python))
             print(sections[-1], flush=True)
             data.append({"dataset": dataset, "n": n, "results": results})
-    command = "python benchmarks/bench_fit.py " + " ".join(
-        [f"--n {' '.join(map(str, args.n))}"]
-        + ([f"--large {' '.join(map(str, args.large))}"] if args.large else [])
-        + [f"--datasets {' '.join(args.datasets)}", f"--repeats {args.repeats}"]
-        + ([f"--name {args.name}"] if args.name != "fit" else [])
-        + (["--extra-python PATH"] if args.extra_python else [])
+    command = command_line(
+        "bench_fit.py",
+        f"--n {' '.join(map(str, args.n))}",
+        f"--large {' '.join(map(str, args.large))}" if args.large else "",
+        f"--datasets {' '.join(args.datasets)}",
+        f"--repeats {args.repeats}",
+        f"--name {args.name}" if args.name != "fit" else "",
+        "--extra-python PATH" if args.extra_python else "",
     )
-    markdown = (
-        "# Fit time and accuracy against KernelRidge and scikit-learn-extra EigenPro\n\n"
+    write_report(
+        args.name,
+        "Fit time and accuracy against KernelRidge and scikit-learn-extra EigenPro",
         f"`{command}`. Medians of the repeats (one run at the large sizes), each in a "
-        "fresh process; peak RSS includes the interpreter and the data.\n"
-        + "\n".join(sections)
-        + "\n\nMachine:\n\n"
-        + machine_markdown(info)
-        + "\n"
+        "fresh process; peak RSS includes the interpreter and the data.",
+        sections,
+        {"runs": data},
+        info,
     )
-    print(markdown)
-    write_results(args.name, markdown, {"machine": info, "runs": data})
 
 
 if __name__ == "__main__":

@@ -31,48 +31,35 @@ Output: markdown tables on stdout and in ``benchmarks/results/run_{quick,full}.m
 ``benchmarks/results/run_{quick,full}_*.png``.
 """
 
-import argparse
-import os
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 from _common import (
-    DATA_CACHE,
+    DATASETS,
+    EXTRA,
+    NYSTROEM_COMPONENTS,
+    REGRESSION_ALPHA,
     RESULTS,
-    in_child,
+    argument_parser,
+    available_gigabytes,
+    command_line,
+    dataset_path,
+    dataset_shape,
+    dataset_title,
+    kernel_ridge_not_run,
     machine_info,
-    machine_markdown,
-    run_external,
-    write_results,
+    measure,
+    write_report,
 )
 
-EXTRA_SCRIPT = Path(__file__).resolve().parent / "external" / "eigenpro_extra.py"
-
-# KernelRidge is asked for near-interpolation on classification (alpha = 0 is singular
-# for its solver); our classifier interpolates (alpha = 0). Regression targets are noisy,
-# so every regression method gets the same ridge term, in KernelRidge's units.
+# KernelRidge is asked for near-interpolation on classification, alpha = 1e-3 (alpha = 0
+# is singular for its solver); our classifier interpolates (alpha = 0). Regression
+# targets are noisy, so every regression method gets the same ridge term, ours included.
 CLASSIFICATION_ALPHA = 1e-3
-REGRESSION_ALPHA = 1e-1
-
-# Nystroem features: the usual few hundred to a few thousand landmarks.
-NYSTROEM_COMPONENTS = 1000
-
-# SVC's C (one-vs-one, libsvm) and SVR's C and epsilon (targets are standardized).
-SVC_C = 10.0
-SVR_C = 1.0
-SVR_EPSILON = 0.1
 
 # scikit-learn-extra's EigenPro runs a fixed number of epochs (its default is 2).
 EXTRA_EPOCHS = 5
-
-# KernelRidge holds K and, in its Cholesky solve, a factor of the same size, plus
-# temporaries: its measured peak at n = 20,000 was about 3 x 8 n^2 bytes.
-KERNEL_RIDGE_MATRICES = 3
-
-# Generated test sets: large enough that the score's standard error is about 0.5%.
-GENERATED_TEST_SIZE = 2000
 
 QUICK_SIZES = [1000, 5000]
 FULL_SIZES = [1000, 5000, 20000, 50000, 100000, 200000]
@@ -105,281 +92,76 @@ CLAIMS_N_COMPONENTS = 20
 CLAIMS_MAX_ITER = 5000
 CLAIMS_SIZES = {"quick": [250, 500, 1000, 2000], "full": [250, 500, 1000, 2000, 4000]}
 
+# The data sets of the harness's registry: the built-in ones, then the generated ones at
+# each size (run_classification40 is titled classification40 in the reports).
+BUILTIN_DATASETS = ["digits", "breast_cancer", "wine", "diabetes"]
+GENERATED_DATASETS = ["run_classification40", "friedman1"]
 
-# ---------------------------------------------------------------------------- data
-
-
-def _standardize(X_train, X_test):
-    from sklearn.preprocessing import StandardScaler
-
-    scaler = StandardScaler().fit(X_train)
-    return scaler.transform(X_train), scaler.transform(X_test)
-
-
-def _builtin(loader, kind):
-    def load(n_train=None):
-        from sklearn.model_selection import train_test_split
-
-        X, y = loader(return_X_y=True)
-        return train_test_split(
-            X.astype(np.float64),
-            y,
-            test_size=0.25,
-            random_state=0,
-            stratify=y if kind == "classification" else None,
-        )
-
-    return load
-
-
-def _generated_classification(n_train):
-    from sklearn.datasets import make_classification
-
-    X, y = make_classification(
-        n_samples=n_train + GENERATED_TEST_SIZE,
-        n_features=40,
-        n_informative=20,
-        n_classes=10,
-        n_clusters_per_class=2,
-        class_sep=2.0,
-        random_state=0,
-    )
-    return X[:n_train], X[n_train:], y[:n_train], y[n_train:]
-
-
-def _generated_regression(n_train):
-    from sklearn.datasets import make_friedman1
-
-    X, y = make_friedman1(
-        n_samples=n_train + GENERATED_TEST_SIZE, n_features=10, noise=1.0, random_state=0
-    )
-    return X[:n_train], X[n_train:], y[:n_train], y[n_train:]
-
-
-def builtin_tasks():
-    from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_wine
-
-    return [
-        ("digits", "classification", None, _builtin(load_digits, "classification")),
-        (
-            "breast_cancer",
-            "classification",
-            None,
-            _builtin(load_breast_cancer, "classification"),
-        ),
-        ("wine", "classification", None, _builtin(load_wine, "classification")),
-        ("diabetes", "regression", None, _builtin(load_diabetes, "regression")),
-    ]
-
-
-def generated_tasks(sizes):
-    tasks = []
-    for n in sizes:
-        tasks.append(("classification40", "classification", n, _generated_classification))
-        tasks.append(("friedman1", "regression", n, _generated_regression))
-    return tasks
-
-
-def task_path(name, kind, n_train, loader):
-    """Prepare a task once: standardized X (and y for regression), saved as .npz."""
-    DATA_CACHE.mkdir(parents=True, exist_ok=True)
-    path = DATA_CACHE / f"run_{name}_{n_train or 'all'}.npz"
-    if not path.exists():
-        X_train, X_test, y_train, y_test = loader(n_train)
-        X_train, X_test = _standardize(X_train, X_test)
-        if kind == "regression":
-            mean, std = y_train.mean(), y_train.std()
-            y_train, y_test = (y_train - mean) / std, (y_test - mean) / std
-        np.savez(path, X_train=X_train, X_test=X_test, y_train=y_train, y_test=y_test)
-    return path
-
-
-# ---------------------------------------------------------------------------- methods
-
-
-def _ours(params):
-    def make(kind, n_features):
-        from sklearn_interp import (
-            InterpolatingKernelClassifier,
-            InterpolatingKernelRegressor,
-        )
-
-        common = {"gamma": 1.0 / n_features, "random_state": 0, **params}
-        if kind == "classification":
-            return InterpolatingKernelClassifier(**common)
-        return InterpolatingKernelRegressor(alpha=REGRESSION_ALPHA, **common)
-
-    return make
-
-
-class _KernelRidgeClassifier:
-    """KernelRidge on the -1/+1 encoding of the classes (as our classifier and
-    RidgeClassifier use), predicting the class of the largest output."""
-
-    def __init__(self, **params):
-        from sklearn.kernel_ridge import KernelRidge
-
-        self.model = KernelRidge(**params)
-
-    def fit(self, X, y):
-        from sklearn.preprocessing import LabelBinarizer
-
-        self.binarizer = LabelBinarizer(neg_label=-1).fit(y)
-        self.model.fit(X, self.binarizer.transform(y))
-        return self
-
-    def predict(self, X):
-        scores = self.model.predict(X)
-        classes = self.binarizer.classes_
-        if scores.ndim == 1 or scores.shape[1] == 1:
-            return classes[(scores.ravel() > 0).astype(int)]
-        return classes[scores.argmax(axis=1)]
-
-
-def _kernel_ridge(kind, n_features):
-    from sklearn.kernel_ridge import KernelRidge
-
-    gamma = 1.0 / n_features
-    if kind == "classification":
-        return _KernelRidgeClassifier(alpha=CLASSIFICATION_ALPHA, kernel="rbf", gamma=gamma)
-    return KernelRidge(alpha=REGRESSION_ALPHA, kernel="rbf", gamma=gamma)
-
-
-def _nystroem(kind, n_features):
-    from sklearn.kernel_approximation import Nystroem
-    from sklearn.linear_model import Ridge, RidgeClassifier
-    from sklearn.pipeline import make_pipeline
-
-    features = Nystroem(
-        gamma=1.0 / n_features, n_components=NYSTROEM_COMPONENTS, random_state=0
-    )
-    if kind == "classification":
-        return make_pipeline(features, RidgeClassifier(alpha=CLASSIFICATION_ALPHA))
-    return make_pipeline(features, Ridge(alpha=REGRESSION_ALPHA))
-
-
-def _svm(kind, n_features):
-    from sklearn.svm import SVC, SVR
-
-    if kind == "classification":
-        return SVC(C=SVC_C, gamma=1.0 / n_features)
-    return SVR(C=SVR_C, epsilon=SVR_EPSILON, gamma=1.0 / n_features)
-
-
-# label -> (factory, limit key in N_MAX or None)
+# label -> (method of the harness, its parameters, limit key in N_MAX or None)
 METHODS = {
-    "ours (defaults)": (_ours({}), "defaults"),
-    "ours float32": (_ours({"precision": "float32"}), "defaults"),
-    "ours float32, tol=3e-2": (_ours({"precision": "float32", "tol": 3e-2}), None),
-    "ours plain SGD (n_components=0)": (_ours({"n_components": 0}), "plain"),
-    "KernelRidge": (_kernel_ridge, None),
-    f"Nystroem({NYSTROEM_COMPONENTS}) + Ridge": (_nystroem, None),
-    "SVC / SVR": (_svm, "svm"),
+    "ours (defaults)": ("ours", {}, "defaults"),
+    "ours float32": ("ours", {"precision": "float32"}, "defaults"),
+    "ours float32, tol=3e-2": ("ours", {"precision": "float32", "tol": 3e-2}, None),
+    "ours plain SGD (n_components=0)": ("ours", {"n_components": 0}, "plain"),
+    "KernelRidge": ("kernel_ridge", {}, None),
+    f"Nystroem({NYSTROEM_COMPONENTS}) + Ridge": ("nystroem", {}, None),
+    "SVC / SVR": ("svm", {}, "svm"),
 }
 EXTRA_LABEL = f"sklearn-extra EigenPro, n_epoch={EXTRA_EPOCHS}"
 
 
-def measure(path, kind, label, repeats):
-    """Fit and predict ``repeats`` times in this (child) process; medians and lists."""
-    from sklearn.metrics import r2_score
-
-    data = np.load(path)
-    X_train, y_train = data["X_train"], data["y_train"]
-    X_test, y_test = data["X_test"], data["y_test"]
-    make = METHODS[label][0]
-    runs = {"fit_s": [], "predict_s": [], "score": []}
-    epochs, n_warnings = float("nan"), 0
-    for _ in range(repeats):
-        model = make(kind, X_train.shape[1])
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            start = time.perf_counter()
-            model.fit(X_train, y_train)
-            runs["fit_s"].append(time.perf_counter() - start)
-        n_warnings = len(caught)
-        start = time.perf_counter()
-        predicted = model.predict(X_test)
-        runs["predict_s"].append(time.perf_counter() - start)
-        if kind == "classification":
-            runs["score"].append(float(np.mean(predicted == y_test)))
-        else:
-            runs["score"].append(float(r2_score(y_test, predicted)))
-        if label.startswith("ours"):
-            epochs = float(model.n_iter_)
-    result = {key: float(np.median(values)) for key, values in runs.items()}
-    result.update(runs=runs, epochs=epochs, warnings=n_warnings, repeats=repeats)
-    return result
-
-
-def measure_extra(python, path, kind, repeats, n_features):
-    runs = [
-        run_external(python, EXTRA_SCRIPT, path, EXTRA_EPOCHS, 1.0 / n_features, kind)
-        for _ in range(repeats)
-    ]
-    result = {
-        key: float(np.median([run[key] for run in runs]))
-        for key in ("fit_s", "predict_s", "score", "peak_rss_mb")
-    }
-    result.update(epochs=EXTRA_EPOCHS, warnings=0, repeats=repeats)
-    return result
-
-
-def available_gigabytes():
-    """MemAvailable from /proc/meminfo (Linux); None where it cannot be read."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) / 1024**2
-    except OSError:
-        pass
-    return None
+def method_params(label, kind):
+    """The label's method and parameters for a task of this kind."""
+    method, params, _ = METHODS[label]
+    if method == "ours" and kind == "regression":
+        params = {"alpha": REGRESSION_ALPHA, **params}
+    return method, params
 
 
 def why_not_run(label, n_train, available_gb):
     """The reason a method is not run at this size, or None."""
-    limit = METHODS[label][1] if label in METHODS else "extra"
+    limit = METHODS[label][2] if label in METHODS else "extra"
     if limit is not None and n_train > N_MAX[limit]:
         return f"not run: n > {N_MAX[limit]} ({N_MAX_REASONS[limit]})"
     if label == "KernelRidge":
-        needed = KERNEL_RIDGE_MATRICES * 8 * n_train**2 / 1e9
-        if available_gb is not None and needed > 0.8 * available_gb:
-            return (
-                f"not run: needs about {needed:.0f} GB ({KERNEL_RIDGE_MATRICES} n x n "
-                f"float64 matrices), {available_gb:.0f} GB available"
-            )
+        return kernel_ridge_not_run(n_train, available_gb)
     return None
 
 
 def run_methods(tasks, repeats_for, extra_python, available_gb):
     sections, records = [], []
-    for name, kind, n, loader in tasks:
-        path = task_path(name, kind, n, loader)
-        with np.load(path) as data:
-            n_train, n_features = data["X_train"].shape
-            n_test = len(data["X_test"])
+    for name, n in tasks:
+        kind = DATASETS[name].kind
+        n_train, n_test, n_features = dataset_shape(name, n)
         repeats = repeats_for(n_train)
         results = {}
         for label in METHODS:
             reason = why_not_run(label, n_train, available_gb)
+            method, params = method_params(label, kind)
             results[label] = (
                 {"not_run": reason}
                 if reason
-                else in_child(measure, path, kind, label, repeats)
+                else measure(name, n, method, params, repeats=repeats)
             )
             print(f"  {name} n={n_train} {label}: {_brief(results[label])}", flush=True)
         reason = why_not_run(EXTRA_LABEL, n_train, available_gb)
         if extra_python and reason:
             results[EXTRA_LABEL] = {"not_run": reason}
         elif extra_python:
-            results[EXTRA_LABEL] = measure_extra(
-                extra_python, path, kind, repeats, n_features
+            results[EXTRA_LABEL] = measure(
+                name,
+                n,
+                EXTRA,
+                {"n_epoch": EXTRA_EPOCHS},
+                repeats=repeats,
+                extra_python=extra_python,
             )
         else:
             results[EXTRA_LABEL] = {
                 "not_run": "not run: no --extra-python / SKLEARN_EXTRA_PYTHON given"
             }
         record = {
-            "task": name,
+            "task": dataset_title(name),
             "kind": kind,
             "n_train": n_train,
             "n_test": n_test,
@@ -430,14 +212,8 @@ def method_table(record):
     return "\n".join(lines)
 
 
-# ---------------------------------------------------------------------------- claims
-
-
 def _claims_data(n_train):
-    path = task_path(
-        "classification40", "classification", n_train, _generated_classification
-    )
-    data = np.load(path)
+    data = np.load(dataset_path("run_classification40", n_train))
     # One-hot targets: the regressor iterates the same residual as the classifier, and
     # its convergence_curve_ is the training error.
     return data["X_train"], np.eye(10)[data["y_train"]]
@@ -530,9 +306,6 @@ def computation_table(rows):
 
 def _count(value):
     return "not reached" if np.isnan(value) else f"{value:.0f}"
-
-
-# ---------------------------------------------------------------------------- plots
 
 
 def plot_all(records, claims, prefix):
@@ -631,15 +404,11 @@ def plot_all(records, claims, prefix):
     return written
 
 
-# ---------------------------------------------------------------------------- main
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__, extra_python=True)
     parser.add_argument("--quick", action="store_true", help="a few minutes on 2 cores")
     parser.add_argument("--sizes", type=int, nargs="+", help="generated training sizes")
     parser.add_argument("--repeats", type=int, help="fits per method (default 3)")
-    parser.add_argument("--extra-python", default=os.environ.get("SKLEARN_EXTRA_PYTHON"))
     parser.add_argument("--skip-claims", action="store_true")
     parser.add_argument("--skip-methods", action="store_true")
     args = parser.parse_args()
@@ -660,7 +429,9 @@ def main():
     started = time.perf_counter()
     sections, records, claims = [], [], {}
     if not args.skip_methods:
-        tasks = builtin_tasks() + generated_tasks(sizes)
+        tasks = [(name, None) for name in BUILTIN_DATASETS] + [
+            (name, n) for n in sizes for name in GENERATED_DATASETS
+        ]
         sections, records = run_methods(tasks, repeats_for, args.extra_python, available_gb)
     if not args.skip_claims:
         claims = {
@@ -688,33 +459,32 @@ def main():
 
     RESULTS.mkdir(exist_ok=True)
     plots = plot_all(records, claims, f"run_{mode}")
-    command = "python benchmarks/run.py" + " ".join(
-        [" --quick"] * args.quick
-        + ([" --sizes " + " ".join(map(str, args.sizes))] if args.sizes else [])
-        + ([f" --repeats {args.repeats}"] if args.repeats else [])
-        + [" --extra-python PATH"] * bool(args.extra_python)
-        + [" --skip-claims"] * args.skip_claims
-        + [" --skip-methods"] * args.skip_methods
+    command = command_line(
+        "run.py",
+        "--quick" if args.quick else "",
+        "--sizes " + " ".join(map(str, args.sizes)) if args.sizes else "",
+        f"--repeats {args.repeats}" if args.repeats else "",
+        "--extra-python PATH" if args.extra_python else "",
+        "--skip-claims" if args.skip_claims else "",
+        "--skip-methods" if args.skip_methods else "",
     )
-    markdown = (
-        f"# Benchmarks ({mode} mode)\n\n"
+    intro = (
         f"`{command}`, {time.perf_counter() - started:.0f} s in all. Each method runs in "
         "its own fresh process, which repeats the fit and reports medians; peak RSS is "
         "that process's peak, interpreter and data included. Ratios are against "
         "KernelRidge in the same run. rbf kernel with gamma = 1 / n_features for every "
         "method; X standardized (and y, for regression); classification: KernelRidge "
         f"alpha={CLASSIFICATION_ALPHA:g} on -1/+1 targets, ours alpha=0; regression: "
-        f"alpha={REGRESSION_ALPHA:g} for KernelRidge, ours and Ridge.\n\n## Methods\n"
-        + "\n".join(sections)
-        + "\n\nPlots: "
-        + ", ".join(f"`{name}`" for name in plots)
-        + ".\n\nMachine:\n\n"
-        + machine_markdown(info)
-        + "\n"
+        f"alpha={REGRESSION_ALPHA:g} for KernelRidge, ours and Ridge.\n\n## Methods"
     )
-    print(markdown)
-    write_results(
-        f"run_{mode}", markdown, {"machine": info, "tasks": records, "claims": claims}
+    plot_line = "\nPlots: " + ", ".join(f"`{name}`" for name in plots) + "."
+    write_report(
+        f"run_{mode}",
+        f"Benchmarks ({mode} mode)",
+        intro,
+        [*sections, plot_line],
+        {"tasks": records, "claims": claims},
+        info,
     )
 
 
