@@ -22,16 +22,22 @@ GAMMA = 8.0
 COEF_RTOL = 1e-8
 
 
+def _with_kernel_matrix(grid_problem):
+    X, Y, _, gamma = grid_problem
+    assert gamma == GAMMA
+    return X, Y, rbf_kernel(X, gamma=GAMMA)
+
+
 @pytest.fixture
-def problem():
-    """A well-conditioned interpolation problem: a jittered 8 x 8 grid, narrow rbf."""
-    rng = np.random.RandomState(0)
-    grid = np.stack(np.meshgrid(np.arange(8), np.arange(8)), axis=-1).reshape(-1, 2)
-    X = 0.5 * grid + rng.uniform(-0.05, 0.05, size=grid.shape)
-    Y = np.column_stack([np.sin(X[:, 0]) + X[:, 1], np.cos(X.sum(axis=1))])
-    K = rbf_kernel(X, gamma=GAMMA)
-    assert np.linalg.cond(K) < 100
-    return X, Y, K
+def problem(grid_problem):
+    """``(X, Y, K)`` of the shared jittered 8 x 8 grid (cond(K) < 100), seed 0."""
+    return _with_kernel_matrix(grid_problem)
+
+
+@pytest.fixture
+def seeded_problem(make_grid_problem, global_random_seed):
+    """``(X, Y, K)`` of the jittered 8 x 8 grid drawn with each global random seed."""
+    return _with_kernel_matrix(make_grid_problem(global_random_seed))
 
 
 def _plain_settings(K, batch_size):
@@ -55,13 +61,15 @@ def _preconditioner(X, q, shift=0.0):
 
 
 @pytest.mark.parametrize("batch_size", [1, 7, 64])
-def test_plain_sgd_converges_to_the_exact_interpolant(problem, batch_size):
-    X, Y, K = problem
+def test_plain_sgd_converges_to_the_exact_interpolant(
+    seeded_problem, global_random_seed, batch_size
+):
+    X, Y, K = seeded_problem
     result = sgd_fit(
         X,
         Y,
         make_kernel("rbf", gamma=GAMMA),
-        np.random.RandomState(0),
+        np.random.RandomState(global_random_seed),
         **_plain_settings(K, batch_size),
         max_iter=2000,
         tol=1e-24,
@@ -70,8 +78,10 @@ def test_plain_sgd_converges_to_the_exact_interpolant(problem, batch_size):
     assert_allclose(result.coef, np.linalg.solve(K, Y), rtol=COEF_RTOL, atol=1e-10)
 
 
-def test_preconditioned_sgd_converges_to_the_same_interpolant(problem):
-    X, Y, K = problem
+def test_preconditioned_sgd_converges_to_the_same_interpolant(
+    seeded_problem, global_random_seed
+):
+    X, Y, K = seeded_problem
     pre = _preconditioner(X, q=5)
     m_star = critical_batch_size(pre.beta, pre.top_eigenvalue)
     batch_size = int(m_star)
@@ -79,7 +89,7 @@ def test_preconditioned_sgd_converges_to_the_same_interpolant(problem):
         X,
         Y,
         make_kernel("rbf", gamma=GAMMA),
-        np.random.RandomState(0),
+        np.random.RandomState(global_random_seed),
         batch_size=batch_size,
         step_size=optimal_step_size(batch_size, pre.beta, pre.top_eigenvalue),
         preconditioner=pre,
@@ -91,8 +101,10 @@ def test_preconditioned_sgd_converges_to_the_same_interpolant(problem):
 
 
 @pytest.mark.parametrize("preconditioned", [False, True])
-def test_ridge_converges_to_kernel_ridge_solution(problem, preconditioned):
-    X, Y, K = problem
+def test_ridge_converges_to_kernel_ridge_solution(
+    seeded_problem, global_random_seed, preconditioned
+):
+    X, Y, K = seeded_problem
     n, alpha = len(X), 0.7
     beta = 1.0 + alpha
     pre = _preconditioner(X, q=5, shift=alpha / n) if preconditioned else None
@@ -103,7 +115,7 @@ def test_ridge_converges_to_kernel_ridge_solution(problem, preconditioned):
         X,
         Y,
         make_kernel("rbf", gamma=GAMMA),
-        np.random.RandomState(0),
+        np.random.RandomState(global_random_seed),
         batch_size=batch_size,
         step_size=optimal_step_size(batch_size, beta, top),
         alpha=alpha,
@@ -190,12 +202,12 @@ def test_kernel_buffers_only_for_kernels_that_fill_them(problem, name, buffered)
     assert_allclose(residual, -Y[5:25])  # zero coefficients
 
 
-def test_same_seed_same_coefficients(problem):
-    X, Y, K = problem
+def test_same_seed_same_coefficients(seeded_problem, global_random_seed):
+    X, Y, K = seeded_problem
     kernel = make_kernel("rbf", gamma=GAMMA)
     kwargs = {**_plain_settings(K, 5), "max_iter": 3, "tol": 0.0}
-    first = sgd_fit(X, Y, kernel, np.random.RandomState(7), **kwargs)
-    second = sgd_fit(X, Y, kernel, np.random.RandomState(7), **kwargs)
+    first = sgd_fit(X, Y, kernel, np.random.RandomState(global_random_seed), **kwargs)
+    second = sgd_fit(X, Y, kernel, np.random.RandomState(global_random_seed), **kwargs)
     assert_array_equal(first.coef, second.coef)
 
 

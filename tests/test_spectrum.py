@@ -62,6 +62,20 @@ def test_step_size_saturates_towards_full_gradient_step():
     )
 
 
+def test_critical_batch_size_and_step_size_for_random_spectra(global_random_seed):
+    rng = np.random.RandomState(global_random_seed)
+    beta = rng.uniform(0.1, 10.0)
+    top = beta * rng.uniform(1e-4, 1.0)  # 0 < lambda_1 <= beta
+    m_star = critical_batch_size(beta, top)
+    assert m_star == pytest.approx(beta / top + 1)
+    for m in rng.randint(1, int(10 * m_star) + 2, size=20):
+        if m <= m_star:  # linear scaling
+            expected = m / beta
+        else:  # saturation
+            expected = SATURATION_DAMPING * 2 * m / (beta + (m - 1) * top)
+        assert optimal_step_size(m, beta, top) == pytest.approx(expected)
+
+
 def test_subsample_eigenpairs_match_eigvalsh_when_subsample_is_data():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(60, 3))

@@ -1,0 +1,114 @@
+"""Fixtures shared by the test modules: the jittered-grid problem and the random seed.
+
+``global_random_seed`` follows scikit-learn's fixture of the same name: a test that
+takes it runs once per seed, so a contract that is meant to hold for any data or any
+``random_state`` is checked on more than one draw, while the suite stays deterministic.
+The environment variable ``SKLEARN_INTERP_TESTS_GLOBAL_RANDOM_SEED`` picks the seeds:
+
+- unset: ``DEFAULT_SEEDS``;
+- an integer, e.g. ``7``: that seed only;
+- a range, e.g. ``0-19``: every seed from the first to the last, both included;
+- ``all``: every seed in ``ALL_SEEDS``.
+
+Seeded tests carry the seed in their id (``test_...[seed3]``). For example,
+``SKLEARN_INTERP_TESTS_GLOBAL_RANDOM_SEED=0-19 python -m pytest -m "not slow"`` runs
+the seeded contracts over twenty draws and every other test once.
+"""
+
+import os
+
+import numpy as np
+import pytest
+from sklearn.metrics.pairwise import rbf_kernel
+
+SEED_VARIABLE = "SKLEARN_INTERP_TESTS_GLOBAL_RANDOM_SEED"
+# Every seed in this range must pass (scikit-learn's convention: 0 to 99).
+ALL_SEEDS = range(100)
+# Three draws: enough to catch a contract that holds for one seed by luck, cheap enough
+# for the default suite (each seeded test runs three times).
+DEFAULT_SEEDS = (0, 1, 2)
+
+# The grid problem: spacing 0.5, jitter below 0.05, rbf with gamma 8. Neighbours sit at
+# least 0.4 apart, so off-diagonal entries are at most exp(-8 * 0.4**2) = 0.28 and fall
+# off fast: K is well conditioned for every jitter.
+GRID_SPACING = 0.5
+GRID_JITTER = 0.05
+GRID_GAMMA = 8.0
+# Closed-form comparisons rely on this (their tolerances assume cond(K) < 100).
+GRID_MAX_CONDITION = 100.0
+# Points to predict at, inside the 8 x 8 grid's square [0, 3.5]^2.
+N_NEW_POINTS = 25
+
+
+def _seeds_from_environment():
+    value = os.environ.get(SEED_VARIABLE)
+    if value is None:
+        return list(DEFAULT_SEEDS)
+    if value == "all":
+        return list(ALL_SEEDS)
+    try:
+        if "-" in value:
+            start, stop = value.split("-")
+            seeds = list(range(int(start), int(stop) + 1))
+        else:
+            seeds = [int(value)]
+    except ValueError:
+        seeds = []
+    if not seeds or min(seeds) < ALL_SEEDS.start or max(seeds) >= ALL_SEEDS.stop:
+        raise ValueError(
+            f"{SEED_VARIABLE} must be 'all', an integer or a range 'a-b' within "
+            f"[{ALL_SEEDS.start}, {ALL_SEEDS.stop - 1}], got {value!r}"
+        )
+    return seeds
+
+
+def pytest_generate_tests(metafunc):
+    if "global_random_seed" in metafunc.fixturenames:
+        seeds = _seeds_from_environment()
+        metafunc.parametrize(
+            "global_random_seed", seeds, ids=[f"seed{seed}" for seed in seeds]
+        )
+
+
+def jittered_grid_problem(seed=0, shape=(8, 8)):
+    """A well-conditioned rbf interpolation problem on a jittered grid, two outputs.
+
+    Parameters
+    ----------
+    seed : int, default=0
+        Seed of the jitter and of the prediction points.
+    shape : tuple of two ints, default=(8, 8)
+        Number of grid points along each axis.
+
+    Returns
+    -------
+    X : ndarray of shape (shape[0] * shape[1], 2)
+        The grid points, each moved by up to ``GRID_JITTER`` along each axis.
+    Y : ndarray of shape (n_samples, 2)
+        Two smooth targets.
+    X_new : ndarray of shape (N_NEW_POINTS, 2)
+        Points to predict at.
+    gamma : float
+        The rbf width for which cond(K) < ``GRID_MAX_CONDITION``.
+    """
+    rng = np.random.RandomState(seed)
+    grid = np.stack(np.meshgrid(np.arange(shape[0]), np.arange(shape[1])), axis=-1)
+    grid = grid.reshape(-1, 2)
+    X = GRID_SPACING * grid + rng.uniform(-GRID_JITTER, GRID_JITTER, size=grid.shape)
+    Y = np.column_stack([np.sin(X[:, 0]) + X[:, 1], np.cos(X.sum(axis=1))])
+    X_new = rng.uniform(0, 3.5, size=(N_NEW_POINTS, 2))
+    assert np.linalg.cond(rbf_kernel(X, gamma=GRID_GAMMA)) < GRID_MAX_CONDITION
+    return X, Y, X_new, GRID_GAMMA
+
+
+@pytest.fixture(scope="session")
+def make_grid_problem():
+    """The function ``jittered_grid_problem(seed=0, shape=(8, 8))``, for other seeds
+    and shapes than the ``grid_problem`` fixture's."""
+    return jittered_grid_problem
+
+
+@pytest.fixture
+def grid_problem():
+    """``(X, Y, X_new, gamma)``: the 8 x 8 jittered grid of seed 0."""
+    return jittered_grid_problem()
