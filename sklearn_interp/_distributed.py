@@ -281,6 +281,14 @@ class Shard:
         for coef in self.coef:
             coef.restore()
 
+    def keep_best(self):
+        for coef in self.coef:
+            coef.keep_best()
+
+    def restore_best(self):
+        for coef in self.coef:
+            coef.restore_best()
+
     def coef_chunk(self, j):
         return self.coef[j].values.copy()
 
@@ -432,8 +440,14 @@ class ShardedPoints:
         self._actor_futures = []
 
     @contextmanager
-    def evaluator(self, preconditioner=None):
-        """The :class:`ShardedEvaluator` of a fit over these points."""
+    def evaluator(self, preconditioner=None, initial=None):
+        """The :class:`ShardedEvaluator` of a fit over these points.
+
+        A warm start (``initial`` coefficients) is not supported on a cluster: the
+        estimators start such a fit afresh.
+        """
+        if initial is not None:
+            raise NotImplementedError("warm starts on a Dask cluster")
         yield ShardedEvaluator(
             self, None if preconditioner is None else preconditioner.subsample
         )
@@ -573,6 +587,26 @@ class ShardedEvaluator(Evaluator):
         """A dask array in X's row chunks, each chunk kept on its worker."""
         self._flush()
         return self.points.coefficients()
+
+    def keep_best(self, values=None):
+        if values is not None:
+            raise NotImplementedError("warm starts on a Dask cluster")
+        self._flush()
+        self.points._call("keep_best")
+
+    def restore_best(self):
+        self.pending = [[] for _ in self.points.shards]
+        self.prefetched = None
+        self.points._call("restore_best")
+
+    def decision(self, X):
+        self._flush()
+        X = np.asarray(X, dtype=self.points.dtype)
+        out = np.empty((X.shape[0], self.points.n_outputs))
+        empty = np.empty(0, dtype=np.int64)
+        for rows in gen_batches(X.shape[0], self.block_rows):
+            out[rows], _ = self._round_trip(X[rows], empty, empty)
+        return out
 
     def mean_squared_residual(self):
         self._flush()

@@ -2,9 +2,15 @@
 
 import numpy as np
 from sklearn.base import ClassifierMixin, MultiOutputMixin, RegressorMixin, _fit_context
+from sklearn.metrics import accuracy_score, r2_score
 
-from ._base import BaseInterpolatingKernel, fill_doc, restored_on_failure
-from ._points import encode_classes, labels_of, validate_training_data
+from ._base import (
+    N_ITER_NO_CHANGE,
+    BaseInterpolatingKernel,
+    fill_doc,
+    restored_on_failure,
+)
+from ._points import encode_classes, gather, labels_of, validate_training_data
 
 
 @fill_doc
@@ -27,6 +33,15 @@ class InterpolatingKernelRegressor(
     Parameters
     ----------
     %(parameters)s
+    normalize_y : bool, default=True
+        Fit the targets centred on their mean and scaled by their standard deviation
+        (per output), as :class:`~sklearn.gaussian_process.GaussianProcessRegressor`
+        does, and undo it in ``predict``: SGD then spends no epochs on the mean, and
+        far from the training data the model predicts the mean, not 0. Training points
+        are interpolated either way. With ``alpha > 0`` the fit converges to
+        KernelRidge's solution for the centred targets plus the mean; set
+        ``normalize_y=False`` for exactly ``KernelRidge(alpha=alpha)``'s solution.
+
     Attributes
     ----------
     %(attributes)s
@@ -79,6 +94,60 @@ class InterpolatingKernelRegressor(
     True
     """
 
+    _parameter_constraints: dict = {
+        **BaseInterpolatingKernel._parameter_constraints,
+        "normalize_y": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        *,
+        kernel="rbf",
+        gamma=None,
+        degree=3,
+        coef0=1,
+        kernel_params=None,
+        alpha=0.0,
+        batch_size="auto",
+        step_size="auto",
+        n_components="auto",
+        subsample_size="auto",
+        max_iter=100,
+        tol=1e-4,
+        early_stopping="auto",
+        scoring=None,
+        validation_fraction=0.1,
+        n_iter_no_change=N_ITER_NO_CHANGE,
+        warm_start=False,
+        precision="auto",
+        random_state=None,
+        verbose=0,
+        normalize_y=True,
+    ):
+        super().__init__(
+            kernel=kernel,
+            gamma=gamma,
+            degree=degree,
+            coef0=coef0,
+            kernel_params=kernel_params,
+            alpha=alpha,
+            batch_size=batch_size,
+            step_size=step_size,
+            n_components=n_components,
+            subsample_size=subsample_size,
+            max_iter=max_iter,
+            tol=tol,
+            early_stopping=early_stopping,
+            scoring=scoring,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            warm_start=warm_start,
+            precision=precision,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.normalize_y = normalize_y
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
@@ -114,9 +183,37 @@ class InterpolatingKernelRegressor(
         with restored_on_failure(self):
             X, y = validate_training_data(self, X, y, multi_output=True, y_numeric=True)
             Y = y.astype(np.float64)
-            coef = self._fit_targets(X, Y[:, np.newaxis] if y.ndim == 1 else Y)
+            coef = self._fit_targets(X, Y[:, np.newaxis] if y.ndim == 1 else Y, y)
             self.dual_coef_ = coef[:, 0] if y.ndim == 1 else coef
         return self
+
+    def _normalized_targets(self, Y):
+        """Y centred and scaled (``normalize_y``); the shift and scale are kept for
+        ``predict`` as ``_y_mean`` and ``_y_std``."""
+        n_outputs = Y.shape[1]
+        self._y_mean, self._y_std = np.zeros(n_outputs), np.ones(n_outputs)
+        if self.normalize_y:
+            self._y_mean = np.asarray(gather(Y.mean(axis=0)), dtype=np.float64)
+            std = np.asarray(gather(Y.std(axis=0)), dtype=np.float64)
+            # Constant targets: nothing to scale.
+            self._y_std = np.where(std > 0, std, 1.0)
+        return (Y - self._y_mean) / self._y_std
+
+    def _predictions(self, decision):
+        """Predictions from decision values in the fitted (normalized) units."""
+        prediction = decision * self._y_std + self._y_mean
+        return prediction[:, 0] if self.dual_coef_.ndim == 1 else prediction
+
+    def _validation_score(self, decision, Y, y):
+        prediction = decision * self._y_std + self._y_mean
+        return r2_score(y, prediction[:, 0] if y.ndim == 1 else prediction)
+
+    def _reconstruction(self, coef, X_fit):
+        return {
+            **super()._reconstruction(coef, X_fit),
+            "_y_mean": self._y_mean,
+            "_y_std": self._y_std,
+        }
 
     def predict(self, X):
         """Predict with the fitted kernel machine.
@@ -141,8 +238,7 @@ class InterpolatingKernelRegressor(
         >>> bool(np.allclose(model.predict(X), y, atol=0.05))
         True
         """
-        prediction = self._decision(X)
-        return prediction.ravel() if self.dual_coef_.ndim == 1 else prediction
+        return self._predictions(self._decision(X))
 
 
 @fill_doc
@@ -236,10 +332,17 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
                     f"{type(self).__name__} needs samples of at least 2 classes in the "
                     f"data, but the data contains only one class: {classes[0]!r}."
                 )
-            coef = self._fit_targets(X, Y)
             self.classes_ = classes
+            coef = self._fit_targets(X, Y, y)
             self.dual_coef_ = coef[:, 0] if Y.shape[1] == 1 else coef
         return self
+
+    def _stratify(self, y):
+        return y
+
+    def _validation_score(self, decision, Y, y):
+        scores = decision[:, 0] if decision.shape[1] == 1 else decision
+        return accuracy_score(y, labels_of(scores, self.classes_))
 
     def decision_function(self, X):
         """Decision values f(x) of the encoded classes.

@@ -100,6 +100,20 @@ class Evaluator(ABC):
     def coefficients(self):
         """The coefficients, in the training points' own order (not the solver's)."""
 
+    @abstractmethod
+    def decision(self, X):
+        """``K(X, X_train) @ coef`` for new rows X (float64, 2-D): the model's
+        predictions at the current coefficients, for scoring held-out data."""
+
+    @abstractmethod
+    def keep_best(self, values=None):
+        """Keep the current coefficients, or ``values`` (in the points' own order: the
+        best ones of a fit continued), as the best ones seen (early stopping)."""
+
+    @abstractmethod
+    def restore_best(self):
+        """Go back to the coefficients of the last :meth:`keep_best`."""
+
 
 class Coefficients:
     """Coefficients of some training rows, with the targets they are fitted to.
@@ -134,6 +148,19 @@ class Coefficients:
     def restore(self):
         self.values[...] = self.good
         self.mirror[...] = self.good
+
+    def set(self, values):
+        """Start from ``values`` (a warm start) instead of zero."""
+        self.values[...] = values
+        self.mirror[...] = values
+        self.good[...] = values
+
+    def keep_best(self, values=None):
+        self.best = self.values.copy() if values is None else np.array(values, float)
+
+    def restore_best(self):
+        self.values[...] = self.best
+        self.mirror[...] = self.best
 
     def product(self, block):
         """``block @ coef`` for a kernel block against these rows, in its precision."""
@@ -185,6 +212,8 @@ class LocalEvaluator(Evaluator):
     n_threads : int
     order : ndarray of int or None
         ``order[position]`` is the point's index in the caller's X; None for identity.
+    initial : ndarray of shape (n_samples, n_outputs) or None
+        Coefficients to start from, in the solver's order; None for zero.
     """
 
     def __init__(
@@ -200,11 +229,14 @@ class LocalEvaluator(Evaluator):
         pool,
         n_threads,
         order=None,
+        initial=None,
     ):
         self.kernel_rows = kernel.rows_against(X)  # X's share of the kernel done once
         self.X = X
         self.n_samples = X.shape[0]
         self.coef = Coefficients(Y, kernel.dtype, alpha)
+        if initial is not None:
+            self.coef.set(initial)
         self.n_subsample = n_subsample
         self.block_rows = block_rows
         self.pool = pool
@@ -251,6 +283,31 @@ class LocalEvaluator(Evaluator):
             coef[self.order] = coef.copy()
         return coef
 
+    def keep_best(self, values=None):
+        if values is not None and self.order is not None:
+            values = values[self.order]
+        self.coef.keep_best(values)
+
+    def restore_best(self):
+        self.coef.restore_best()
+
+    def decision(self, X):
+        X = X.astype(self.coef.mirror.dtype, copy=False)
+        out = np.empty((X.shape[0], self.coef.values.shape[1]))
+
+        def piece(rows, buffer):
+            for chunk in gen_batches(rows.stop - rows.start, self.chunk_rows):
+                chunk = slice(rows.start + chunk.start, rows.start + chunk.stop)
+                size = chunk.stop - chunk.start
+                block = self.kernel_rows(
+                    X[chunk], out=None if buffer is None else buffer[:size]
+                )
+                out[chunk] = self.coef.product(block)
+
+        for block in gen_batches(X.shape[0], self.block_rows):
+            self._map_pieces(piece, block)
+        return out
+
     def residuals(self, index, upcoming=None, project=True):
         """See :meth:`Evaluator.residuals`; ``project=False`` skips the projection."""
         project = project and self.n_subsample > 0
@@ -283,23 +340,25 @@ class LocalEvaluator(Evaluator):
             return projection
 
         for block in gen_batches(len(index), self.block_rows):
-            size = block.stop - block.start
-            parallel = size * self.n_samples >= PARALLEL_MIN_ENTRIES
-            n_pieces = self.n_threads if parallel else 1
-            pieces = [
-                slice(block.start + part.start, block.start + part.stop)
-                for part in gen_even_slices(size, n_pieces)
-            ]
-            buffers = self.buffers[: len(pieces)]
-            mapped = (
-                self.pool.map(piece, pieces, buffers)
-                if n_pieces > 1
-                else map(piece, pieces, buffers)
-            )
-            for piece_projection in mapped:
+            for piece_projection in self._map_pieces(piece, block):
                 if piece_projection is not None:
                     projected += piece_projection
         return residual, projected
+
+    def _map_pieces(self, piece, block):
+        """``piece(rows, buffer)`` over one piece of the slice ``block`` per thread
+        (one piece for a small block); the results in piece order."""
+        size = block.stop - block.start
+        parallel = size * self.n_samples >= PARALLEL_MIN_ENTRIES
+        n_pieces = self.n_threads if parallel else 1
+        pieces = [
+            slice(block.start + part.start, block.start + part.stop)
+            for part in gen_even_slices(size, n_pieces)
+        ]
+        buffers = self.buffers[: len(pieces)]
+        if n_pieces > 1:
+            return list(self.pool.map(piece, pieces, buffers))
+        return list(map(piece, pieces, buffers))
 
     def mean_squared_residual(self):
         # residuals() already works in blocks of block_rows; only the n x c residual is

@@ -22,7 +22,9 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 
+import joblib
 import numpy as np
+from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import gen_batches
 from sklearn.utils.multiclass import check_classification_targets
@@ -79,6 +81,35 @@ def encode_classes(y):
     check_classification_targets(y)
     binarizer = LabelBinarizer(pos_label=1, neg_label=-1)
     return binarizer.fit_transform(y).astype(np.float64), binarizer.classes_
+
+
+def validation_split(n_samples, validation_fraction, rng, *, stratify=None):
+    """Sorted indices of the training and the held-out rows of an early-stopped fit.
+
+    Indices, not rows, so that the same split slices X, its targets and a dask X
+    alike (sorted indices keep a dask X's rows in their chunks, on their workers).
+    ``stratify`` (class labels) is used for an array; a dask y is split at random,
+    since its labels stay on the cluster.
+    """
+    stratify = None if is_dask_array(stratify) else stratify
+    train, held_out = train_test_split(
+        np.arange(n_samples),
+        test_size=validation_fraction,
+        random_state=rng,
+        stratify=stratify,
+    )
+    return np.sort(train), np.sort(held_out)
+
+
+def gather(array):
+    """The array here: a dask array computed, anything else as it is."""
+    return array.compute() if is_dask_array(array) else array
+
+
+def fingerprint(X):
+    """A hash of X's values that tells a refit on the same data (a warm start); None
+    for a dask X, whose fits start afresh."""
+    return None if is_dask_array(X) else joblib.hash(X)
 
 
 def training_points(X, kernel, *, targets, alpha):
@@ -158,13 +189,14 @@ class LocalPoints:
         )
 
     @contextmanager
-    def evaluator(self, preconditioner=None):
+    def evaluator(self, preconditioner=None, initial=None):
         """The :class:`~sklearn_interp._evaluator.LocalEvaluator` of a fit.
 
         With a preconditioner, the points are put in the solver's order, the subsample
         first: K(X_B, X_S) is then the leading columns of every block, read in place.
         For its duration BLAS runs single-threaded and the evaluator's own threads
-        take the cores.
+        take the cores. ``initial`` (n_samples, n_outputs) are coefficients to start
+        from (a warm start), in the points' own order.
         """
         X, Y, diagonal, order, n_subsample = self.X, self.targets, self.diagonal, None, 0
         if preconditioner is not None:
@@ -174,6 +206,7 @@ class LocalPoints:
                 [subsample, np.setdiff1d(np.arange(self.n_samples), subsample)]
             )
             X, Y, diagonal = X[order], Y[order], diagonal[order]
+            initial = None if initial is None else initial[order]
         with (
             single_threaded_blas() as n_threads,
             (
@@ -193,6 +226,7 @@ class LocalPoints:
                 pool=pool,
                 n_threads=n_threads,
                 order=order,
+                initial=initial,
             )
 
 

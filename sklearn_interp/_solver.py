@@ -128,7 +128,17 @@ def sgd_fit(
 
 
 def run_sgd(
-    evaluator, rng, *, batch_size, step_size, preconditioner, max_iter, tol, verbose
+    evaluator,
+    rng,
+    *,
+    batch_size,
+    step_size,
+    preconditioner,
+    max_iter,
+    tol,
+    verbose,
+    monitor=None,
+    history=None,
 ):
     """The epochs of :func:`sgd_fit` over any evaluator, with the divergence safeguard.
 
@@ -146,6 +156,13 @@ def run_sgd(
         Draws one permutation of the points per epoch.
     batch_size, step_size, preconditioner, max_iter, tol, verbose
         As in :func:`sgd_fit`.
+    monitor : callable or None, default=None
+        ``monitor(epoch, evaluator) -> bool``, called after every epoch that did not
+        diverge; True stops the fit (early stopping on held-out data, callbacks).
+    history : Bunch or None, default=None
+        The result of an earlier run on the same evaluator's points whose coefficients
+        the evaluator starts from (warm start): its curve, safeguard state and step
+        size carry on, so the run continues where that one stopped.
 
     Returns
     -------
@@ -156,19 +173,30 @@ def run_sgd(
         before each batch's update, so the curve costs no extra pass over the data; for
         alpha = 0 it is the training error), ``n_iter`` (epochs run, back-offs
         included), ``step_size`` (last step size used), ``n_backoffs``,
-        ``converged``. The coefficients stay with the evaluator.
+        ``converged``, ``stopped`` (the monitor stopped the run), and the safeguard's
+        state ``best_error`` and ``n_rises`` (for a later warm start). The
+        coefficients stay with the evaluator.
     """
     n_samples = evaluator.n_samples
-    best_error = evaluator.initial_error()
-    curve = [best_error]
+    if history is None:
+        curve = [evaluator.initial_error()]
+        best_error, n_backoffs, n_rises = curve[0], 0, 0
+    else:
+        curve = list(history.convergence_curve)
+        best_error, n_backoffs, n_rises = (
+            history.best_error,
+            history.n_backoffs,
+            history.n_rises,
+        )
+        step_size = history.step_size
+    first_epoch = len(curve)
     target = tol * curve[0]
-    n_backoffs = 0
-    n_rises = 0
-    converged = curve[0] <= target
+    converged = curve[-1] <= target
+    stopped = False
     evaluator.snapshot()
 
-    for epoch in range(1, max_iter + 1):
-        if converged:
+    for epoch in range(first_epoch, first_epoch + max_iter):
+        if converged or stopped:
             break
         start = time.perf_counter()
         error = _run_epoch(
@@ -212,6 +240,8 @@ def run_sgd(
             )
         if n_backoffs > MAX_BACKOFFS:
             break
+        if monitor is not None and not diverged:
+            stopped = bool(monitor(epoch, evaluator))
 
     return Bunch(
         convergence_curve=np.asarray(curve),
@@ -219,6 +249,9 @@ def run_sgd(
         step_size=step_size,
         n_backoffs=n_backoffs,
         converged=converged,
+        stopped=stopped,
+        best_error=best_error,
+        n_rises=n_rises,
     )
 
 

@@ -57,12 +57,11 @@ def workers(client):
 
 
 @pytest.fixture(scope="module")
-def grid_problem():
-    """A jittered 15 x 20 grid with a narrow rbf: cond(K) is small, m* is large."""
-    rng = np.random.RandomState(0)
-    grid = np.stack(np.meshgrid(np.arange(15), np.arange(20)), axis=-1).reshape(-1, 2)
-    X = 0.5 * grid + rng.uniform(-0.05, 0.05, size=grid.shape)
-    Y = np.column_stack([np.sin(X[:, 0]) + X[:, 1], np.cos(X.sum(axis=1))])
+def grid_problem(make_grid_problem):
+    """The shared jittered grid, 15 x 20, with a narrow rbf: cond(K) is small, m* is
+    large; and three classes."""
+    X, Y, _, gamma = make_grid_problem(shape=(15, 20))
+    assert gamma == GAMMA
     labels = np.digitize(np.sin(X[:, 0]) * np.cos(X[:, 1]), [-0.3, 0.3])
     return X, Y, labels
 
@@ -287,3 +286,37 @@ def test_bad_dask_input_is_reported(client, grid_problem):
     X_nan[5, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         InterpolatingKernelRegressor().fit(da.from_array(X_nan, chunks=100), Y)
+
+
+def test_early_stopping_on_cluster_equals_local(client, workers, grid_problem):
+    # The validation rows are taken out of the dask array by index, so the shards
+    # keep the same training rows as the local fit, and score the same held-out rows.
+    # (A classifier's split is stratified here, at random on a cluster, where the
+    # labels stay: a regressor's is the same in both.)
+    X, Y, _ = grid_problem
+    sizes, placement = LAYOUTS["3 workers, uneven"]
+    X_dask = scattered(client, X, sizes, [workers[k] for k in placement])
+    # Scores that agree to rounding must not decide differently: a fixed epoch count.
+    params = {
+        "gamma": GAMMA / 4,
+        "random_state": 0,
+        "early_stopping": True,
+        "n_iter_no_change": 100,
+        "max_iter": 6,
+        "tol": 0.0,
+        "precision": "float64",  # "auto" would take float32 with early stopping
+    }
+    with pytest.warns(ConvergenceWarning):
+        local = InterpolatingKernelRegressor(**params).fit(X, Y)
+    with pytest.warns(ConvergenceWarning):
+        remote = InterpolatingKernelRegressor(**params).fit(X_dask, Y)
+    assert local.early_stopping_ and remote.early_stopping_
+    assert (
+        remote.n_iter_ == local.n_iter_ and remote.best_iteration_ == local.best_iteration_
+    )
+    assert_allclose(remote.validation_scores_, local.validation_scores_, rtol=1e-6)
+    assert_array_equal(remote.X_fit_.compute(), local.X_fit_)
+    scale = np.abs(local.dual_coef_).max()
+    assert_allclose(
+        remote.dual_coef_.compute(), local.dual_coef_, rtol=RTOL, atol=RTOL * scale
+    )

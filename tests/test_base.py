@@ -1,0 +1,293 @@
+"""The fit recipe shared by both estimators: early stopping, targets, precision,
+warm_start and callbacks."""
+
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.kernel_ridge import KernelRidge
+from sklearn.metrics import accuracy_score
+from sklearn.utils import check_random_state
+
+import sklearn_interp._base as base
+from sklearn_interp import InterpolatingKernelClassifier, InterpolatingKernelRegressor
+from sklearn_interp._points import validation_split
+
+# Settings that drive a fit to convergence for comparisons with closed forms.
+EXACT = {"tol": 1e-20, "max_iter": 2000}
+
+
+@pytest.fixture(scope="module")
+def classification():
+    X, y = make_classification(
+        n_samples=400,
+        n_features=8,
+        n_informative=6,
+        n_classes=3,
+        class_sep=1.0,
+        random_state=0,
+    )
+    return X, y
+
+
+def _fit_quietly(model, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(X, y)
+
+
+def _scores(values):
+    """A scorer that returns the given values in turn, one per call (one per epoch)."""
+    calls = []
+
+    def scorer(estimator, X, y):
+        calls.append(1)
+        return values[min(len(calls), len(values)) - 1]
+
+    return scorer
+
+
+def test_validation_split_is_set_by_random_state(classification, global_random_seed):
+    X, y = classification
+    params = {"early_stopping": True, "max_iter": 3, "random_state": global_random_seed}
+    first = _fit_quietly(InterpolatingKernelClassifier(**params), X, y)
+    again = _fit_quietly(InterpolatingKernelClassifier(**params), X, y)
+    train, held_out = validation_split(
+        len(X), 0.1, check_random_state(global_random_seed), stratify=y
+    )
+    assert_array_equal(first.X_fit_, X[train])
+    assert_array_equal(again.X_fit_, X[train])
+    assert len(held_out) == 40 and len(np.intersect1d(train, held_out)) == 0
+    # Stratified: each class keeps its share in the held-out rows.
+    assert np.all(np.abs(np.bincount(y[held_out]) - np.bincount(y) / 10) <= 1)
+    other = _fit_quietly(
+        InterpolatingKernelClassifier(**{**params, "random_state": global_random_seed + 1}),
+        X,
+        y,
+    )
+    assert not np.array_equal(other.X_fit_, first.X_fit_)
+
+
+def test_default_score_is_the_estimators_own_score_of_the_held_out_rows(classification):
+    X, y = classification
+    model = InterpolatingKernelClassifier(
+        early_stopping=True, n_iter_no_change=100, max_iter=4, tol=0.0, random_state=0
+    )
+    with pytest.warns(ConvergenceWarning, match="validation score was still improving"):
+        model.fit(X, y)
+    _, held_out = validation_split(len(X), 0.1, check_random_state(0), stratify=y)
+    assert len(model.validation_scores_) == model.n_iter_ + 1 == 5
+    # Index 0 is the zero function: every class ties, the first one is predicted.
+    assert model.validation_scores_[0] == accuracy_score(
+        y[held_out], np.full(len(held_out), model.classes_[0])
+    )
+    best = model.best_iteration_
+    assert model.best_validation_score_ == model.validation_scores_[best]
+    assert model.best_validation_score_ == model.validation_scores_.max()
+    assert model.score(X[held_out], y[held_out]) == model.best_validation_score_
+
+
+def test_early_stopping_keeps_the_best_epochs_coefficients(classification):
+    X, y = classification
+    # Scores of epochs 0, 1, 2, ...: the best is epoch 2, and two epochs without
+    # improvement then stop the fit at epoch 4.
+    params = {"early_stopping": True, "tol": 0.0, "random_state": 3}
+    model = InterpolatingKernelClassifier(
+        scoring=_scores([0.0, 1.0, 3.0, 2.0, 2.5, 9.0]), n_iter_no_change=2, **params
+    ).fit(X, y)
+    assert model.n_iter_ == 4
+    assert model.best_iteration_ == 2
+    assert_array_equal(model.validation_scores_, [0.0, 1.0, 3.0, 2.0, 2.5])
+    # The coefficients are those after epoch 2 of the same fit.
+    two_epochs = InterpolatingKernelClassifier(
+        scoring=_scores([0.0, 1.0, 3.0]), max_iter=2, **params
+    )
+    with pytest.warns(ConvergenceWarning):
+        two_epochs.fit(X, y)
+    assert two_epochs.n_iter_ == 2
+    assert_array_equal(model.dual_coef_, two_epochs.dual_coef_)
+
+
+def test_score_within_tol_is_no_improvement(classification):
+    X, y = classification
+    model = InterpolatingKernelClassifier(
+        scoring=_scores([0.0, 1.0, 1.0 + 5e-7, 1.0 + 8e-7, 5.0]),
+        early_stopping=True,
+        n_iter_no_change=2,
+        tol=1e-6,
+        random_state=0,
+    ).fit(X, y)
+    # Epochs 2 and 3 gain less than tol (which also bounds the training residual,
+    # far from reached here) over the best: the fit stops after epoch 3,
+    # keeping epoch 3's coefficients, the best score seen.
+    assert model.n_iter_ == 3
+    assert model.best_iteration_ == 3
+
+
+@pytest.mark.parametrize("scoring", ["loss", "neg_mean_squared_error"])
+def test_other_scorings(scoring):
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, size=(300, 2))
+    y = np.sin(3 * X[:, 0]) + X[:, 1] + 5.0
+    model = InterpolatingKernelRegressor(
+        gamma=2.0, early_stopping=True, scoring=scoring, random_state=0
+    ).fit(X, y)
+    assert model.validation_scores_.shape == (model.n_iter_ + 1,)
+    assert np.all(model.validation_scores_ <= 0)
+    assert model.best_validation_score_ > model.validation_scores_[0]
+
+
+def test_early_stopping_and_precision_auto_follow_the_sample_count(
+    classification, monkeypatch
+):
+    X, y = classification
+    monkeypatch.setattr(base, "EARLY_STOPPING_MIN_SAMPLES", 300)
+    large = InterpolatingKernelClassifier(random_state=0).fit(X, y)
+    assert large.early_stopping_ and large.precision_ == "float32"
+    assert len(large.X_fit_) == 360
+    small = InterpolatingKernelClassifier(random_state=0).fit(X[:300], y[:300])
+    assert not small.early_stopping_ and small.precision_ == "float64"
+    assert small.validation_scores_ is None and small.best_validation_score_ is None
+    assert small.best_iteration_ == small.n_iter_
+
+
+def test_normalized_targets_give_kernel_ridge_of_the_centred_targets(
+    global_random_seed,
+):
+    rng = np.random.RandomState(global_random_seed)
+    X = rng.uniform(-1, 1, size=(80, 2))
+    Y = np.column_stack([np.sin(3 * X[:, 0]) + 10.0, 100.0 * X[:, 1] - 3.0])
+    params = {"kernel": "rbf", "gamma": 1.0, "alpha": 0.5}
+    model = InterpolatingKernelRegressor(
+        random_state=global_random_seed, **params, **EXACT
+    ).fit(X, Y)
+    mean, std = Y.mean(axis=0), Y.std(axis=0)
+    ridge = KernelRidge(**params).fit(X, (Y - mean) / std)
+    assert_allclose(model.dual_coef_, ridge.dual_coef_, rtol=1e-7, atol=1e-9)
+    X_new = rng.uniform(-3, 3, size=(20, 2))
+    assert_allclose(
+        model.predict(X_new), ridge.predict(X_new) * std + mean, rtol=1e-7, atol=1e-8
+    )
+    # Far from the data the model predicts the mean.
+    assert_allclose(model.predict([[50.0, 50.0]])[0], mean)
+
+
+def test_constant_targets_are_predicted_exactly():
+    X = np.random.RandomState(0).normal(size=(30, 2))
+    model = InterpolatingKernelRegressor(random_state=0).fit(X, np.full(30, 7.0))
+    assert_allclose(model.predict(X[:3]), 7.0)
+    assert model.n_iter_ == 0  # nothing left to fit after centring
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_warm_start_continues_where_a_longer_fit_would_be(classification, early_stopping):
+    X, y = classification
+    params = {
+        "tol": 0.0,
+        "random_state": 0,
+        "early_stopping": early_stopping,
+        # Never stops early: the validation scores only record.
+        "n_iter_no_change": 100,
+    }
+    longer = InterpolatingKernelClassifier(max_iter=5, **params)
+    warm = InterpolatingKernelClassifier(max_iter=3, warm_start=True, **params)
+    with pytest.warns(ConvergenceWarning):
+        longer.fit(X, y)
+    with pytest.warns(ConvergenceWarning):
+        warm.fit(X, y)
+    first_plan = warm.step_size_, warm.batch_size_, warm.eigenvalues_
+    with pytest.warns(ConvergenceWarning):
+        warm.set_params(max_iter=2).fit(X, y)
+    assert warm.n_iter_ == longer.n_iter_ == 5
+    assert (warm.step_size_, warm.batch_size_) == first_plan[:2]
+    assert_array_equal(warm.eigenvalues_, first_plan[2])
+    assert_allclose(warm.convergence_curve_, longer.convergence_curve_, rtol=1e-12)
+    if early_stopping:
+        assert_allclose(warm.validation_scores_, longer.validation_scores_)
+        assert warm.best_iteration_ == longer.best_iteration_
+    # Both keep the coefficients of the same epoch: the last, or the best one.
+    assert_allclose(warm.dual_coef_, longer.dual_coef_, rtol=1e-12, atol=1e-14)
+
+
+def test_warm_start_on_other_data_starts_afresh(classification):
+    X, y = classification
+    params = {"max_iter": 2, "tol": 0.0, "random_state": 0}
+    warm = InterpolatingKernelClassifier(warm_start=True, **params)
+    cold = InterpolatingKernelClassifier(**params)
+    with pytest.warns(ConvergenceWarning):
+        warm.fit(X, y)
+    with pytest.warns(ConvergenceWarning):
+        warm.fit(X[:300], y[:300])
+    with pytest.warns(ConvergenceWarning):
+        cold.fit(X[:300], y[:300])
+    assert warm.n_iter_ == 2
+    assert_array_equal(warm.dual_coef_, cold.dual_coef_)
+
+
+callback = pytest.importorskip("sklearn.callback")
+
+
+class _Recorder:
+    """A callback that records the tasks it is told of, and can ask to stop."""
+
+    def __init__(self, stop_after=None):
+        self.stop_after = stop_after
+        self.ended = []
+
+    def setup(self, estimator, context):
+        self.set_up = True
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator):
+        self.ended.append((context.task_name, fitted_estimator))
+        epochs = [name for name, _ in self.ended if name == "epoch"]
+        return self.stop_after is not None and len(epochs) >= self.stop_after
+
+    def teardown(self, estimator, context):
+        self.torn_down = True
+
+
+def test_a_callback_receives_every_epoch(classification):
+    X, y = classification
+    recorder = _Recorder()
+    model = InterpolatingKernelClassifier(random_state=0).set_callbacks(recorder)
+    model.fit(X, y)
+    epochs = [fitted for name, fitted in recorder.ended if name == "epoch"]
+    assert recorder.set_up and recorder.torn_down
+    # One task per epoch, each with the model of that epoch (the fit converged at
+    # the last one, whose task the fit closes empty), then the fit's own task.
+    assert len(epochs) == model.n_iter_ + 1 and epochs[-1] is None
+    assert recorder.ended[-1][0] == "fit"
+    assert_allclose(epochs[-2].decision_function(X), model.decision_function(X))
+    assert not np.allclose(epochs[0].decision_function(X), model.decision_function(X))
+
+
+def test_a_callback_can_stop_the_fit(classification):
+    X, y = classification
+    model = InterpolatingKernelClassifier(tol=0.0, random_state=0)
+    model.set_callbacks(_Recorder(stop_after=2)).fit(X, y)
+    assert model.n_iter_ == 2
+
+
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_regressors_default_score_is_r2_of_the_held_out_rows(n_outputs):
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, size=(300, 2))
+    Y = np.column_stack([np.sin(3 * X[:, 0]) + 5.0, X[:, 1] ** 2])[:, :n_outputs]
+    y = Y[:, 0] if n_outputs == 1 else Y
+    # float64, so that the scores during the fit are those of predict's float64.
+    model = InterpolatingKernelRegressor(
+        gamma=2.0, early_stopping=True, precision="float64", random_state=0
+    ).fit(X, y)
+    _, held_out = validation_split(len(X), 0.1, check_random_state(0))
+    # predict's kernel rows and the fit's agree to rounding, which the interpolant's
+    # large coefficients (K is ill-conditioned here) raise to about 1e-7 in R^2.
+    assert model.score(X[held_out], y[held_out]) == pytest.approx(
+        model.best_validation_score_, rel=1e-5
+    )
+    assert model.best_validation_score_ > 0.9
