@@ -11,7 +11,9 @@ with its defaults, against
 - ``KernelRidge`` with a fixed alpha, not one chosen on the test score: 1e-3 on the
   -1/+1 encoding of the classes (near-interpolation), and 1 and 0.1 for regression;
 - scikit-learn-extra's EigenPro (``EigenProClassifier`` / ``EigenProRegressor``) with
-  its defaults (``n_epoch=2``), in its own Python (``--extra-python``).
+  ``n_epoch`` 2 (its default), 3 and 5, in its own Python (``--extra-python``).
+  Equal accuracy, for the ratios: a baseline's score at least the defaults' less one
+  standard error of the test score; the fastest such run counts.
 
 Data (the harness's registry, ``_common.DATASETS``): ``classification40`` (40 features,
 10 classes, class_sep=2) and ``classification40_sep1`` (class_sep=1, 30 informative
@@ -66,8 +68,9 @@ QUICK_EPOCH_SWEEP = [2, 4, 8]
 # is singular for KernelRidge's solver); a strong and a weak ridge for regression.
 KERNEL_RIDGE_ALPHAS = {"classification": [1e-3], "regression": [1.0, 0.1]}
 
-# scikit-learn-extra 0.3.0's default n_epoch for EigenProClassifier and -Regressor.
-EXTRA_DEFAULT_EPOCHS = 2
+# scikit-learn-extra 0.3.0's default n_epoch for EigenProClassifier and -Regressor is 2;
+# more epochs find its time at the defaults' accuracy.
+EXTRA_EPOCHS = [2, 3, 5]
 
 DEFAULTS = "ours (defaults)"
 SWEEP_PARAMS = {"precision": "float32", "tol": 0.0}
@@ -141,13 +144,14 @@ def run_dataset(name, n, sweep_epochs, repeats, extra_python, skip_kernel_ridge)
             not_run[label] = reason
         else:
             results[label] = fit(label, "kernel_ridge", {"alpha": alpha})
-    label = f"{EXTRA}, n_epoch={EXTRA_DEFAULT_EPOCHS} (defaults)"
-    if extra_python:
-        results[label] = fit(
-            label, EXTRA, {"n_epoch": EXTRA_DEFAULT_EPOCHS}, extra_python=extra_python
-        )
-    else:
-        not_run[label] = "not run: no --extra-python / SKLEARN_EXTRA_PYTHON given"
+    for epochs in EXTRA_EPOCHS:
+        label = f"{EXTRA}, n_epoch={epochs}"
+        if extra_python:
+            results[label] = fit(
+                label, EXTRA, {"n_epoch": epochs}, extra_python=extra_python
+            )
+        else:
+            not_run[label] = "not run: no --extra-python / SKLEARN_EXTRA_PYTHON given"
     return {
         "dataset": name,
         "kind": kind,
@@ -172,9 +176,24 @@ def ratios(record):
         "defaults score - best fixed-epoch score (pp)": 100
         * (defaults["score"] - best["score"]),
     }
-    for label, result in results.items():
-        if label.startswith(("KernelRidge", EXTRA)):
-            out[f"{label} time / defaults time"] = result["fit_s"] / defaults["fit_s"]
+    # Equal accuracy: a baseline counts when its score is at least the defaults' less
+    # one standard error of the test score.
+    noise = record["noise"]
+    for prefix in ("KernelRidge", EXTRA):
+        runs = [
+            (label, result) for label, result in results.items() if label.startswith(prefix)
+        ]
+        matching = [run for run in runs if run[1]["score"] >= defaults["score"] - noise]
+        if matching:
+            label, result = min(matching, key=lambda run: run[1]["fit_s"])
+            out[f"{label} (fastest at equal accuracy) time / defaults time"] = (
+                result["fit_s"] / defaults["fit_s"]
+            )
+        elif runs:
+            label, result = max(runs, key=lambda run: run[1]["score"])
+            out[f"{label} (best, below the defaults' score) time / defaults time"] = (
+                result["fit_s"] / defaults["fit_s"]
+            )
     return out
 
 

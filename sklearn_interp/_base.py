@@ -103,7 +103,8 @@ kernel : str or callable, default="rbf"
     tol : float, default=1e-4
         Stop when ``convergence_curve_`` (the training error when alpha = 0) falls to
         ``tol`` times its value before the first update. With early stopping, also
-        the least gain of the validation score that counts as an improvement.
+        the least gain of the validation score that counts as an improvement (see
+        ``early_stopping``).
 
     early_stopping : "auto" or bool, default="auto"
         Stop when the score on held-out training data stops improving, as
@@ -111,8 +112,12 @@ kernel : str or callable, default="rbf"
         ``validation_fraction`` of the training data is set aside (stratified for
         the classifier, except on a Dask cluster, where the labels stay on the
         workers), scored after every epoch, and the fit stops once
-        ``n_iter_no_change`` epochs in a row did not raise the score by more than
-        ``tol``; the coefficients of the best epoch are kept. The held-out rows are
+        ``n_iter_no_change`` epochs in a row did not raise the best score by more
+        than ``tol`` or, for the default ``scoring``, by more than one standard error
+        of that score on the held-out rows (``sqrt(p (1 - p) / n_val)`` for an
+        accuracy p, ``(1 - R^2) sqrt(2 / n_val)`` for R^2): gains within the noise of
+        the held-out set do not keep the fit going. The coefficients of the best
+        epoch are kept. The held-out rows are
         not fitted. "auto" turns it on above 10,000 samples, where the fit to ``tol``
         spends most of its epochs on digits the test error does not see; below, the
         exact interpolant (or KernelRidge solution) is cheap and is what ``fit``
@@ -576,6 +581,10 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         fitted targets' units) of held-out rows with targets ``y``."""
         raise NotImplementedError
 
+    def _score_noise(self, score, n_samples):
+        """One standard error of the estimator's own score measured on n_samples."""
+        raise NotImplementedError
+
     def _reconstruction(self, coef, X_fit):
         """Attributes that make a copy of this estimator predict with ``coef``."""
         return {"X_fit_": X_fit, "dual_coef_": coef[:, 0] if coef.shape[1] == 1 else coef}
@@ -650,6 +659,16 @@ class _EpochMonitor:
             return -float(np.mean((decision - Y_val) ** 2))
         return float(self.estimator._validation_score(decision, Y_val, y_val))
 
+    def min_gain(self):
+        """The least gain over the best score that counts as an improvement: ``tol``,
+        and for the estimator's own score at least one standard error of the best
+        score on the held-out rows, so that gains within their noise do not keep the
+        fit going."""
+        if self.estimator.scoring is not None:
+            return self.estimator.tol
+        noise = self.estimator._score_noise(self.best_score, len(self.validation[2]))
+        return max(self.estimator.tol, noise)
+
     def reconstruction(self):
         return self.estimator._reconstruction(
             self.evaluator.coefficients(), self.fitted_points
@@ -661,7 +680,7 @@ class _EpochMonitor:
         if self.validation is not None:
             score = self.score()
             self.scores.append(score)
-            if score > self.best_score + self.estimator.tol:
+            if score > self.best_score + self.min_gain():
                 self.n_no_change = 0
             else:
                 self.n_no_change += 1

@@ -208,6 +208,11 @@ class InterpolatingKernelRegressor(
         prediction = decision * self._y_std + self._y_mean
         return r2_score(y, prediction[:, 0] if y.ndim == 1 else prediction)
 
+    def _score_noise(self, score, n_samples):
+        # R^2 = 1 - MSE / var(y); with Gaussian residuals the MSE of n samples has a
+        # relative standard error of sqrt(2 / n).
+        return max(0.0, 1.0 - score) * np.sqrt(2.0 / n_samples)
+
     def _reconstruction(self, coef, X_fit):
         return {
             **super()._reconstruction(coef, X_fit),
@@ -343,6 +348,10 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
     def _validation_score(self, decision, Y, y):
         scores = decision[:, 0] if decision.shape[1] == 1 else decision
         return accuracy_score(y, labels_of(scores, self.classes_))
+
+    def _score_noise(self, score, n_samples):
+        # The binomial standard error of an accuracy measured on n samples.
+        return np.sqrt(max(0.0, score * (1.0 - score)) / n_samples)
 
     def decision_function(self, X):
         """Decision values f(x) of the encoded classes.

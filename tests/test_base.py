@@ -291,3 +291,22 @@ def test_regressors_default_score_is_r2_of_the_held_out_rows(n_outputs):
         model.best_validation_score_, rel=1e-5
     )
     assert model.best_validation_score_ > 0.9
+
+
+@pytest.mark.parametrize(
+    "model, score, expected",
+    [
+        (InterpolatingKernelClassifier(), 0.96, np.sqrt(0.96 * 0.04 / 2000)),
+        (InterpolatingKernelRegressor(), 0.95, 0.05 * np.sqrt(2 / 2000)),
+        (InterpolatingKernelClassifier(tol=0.1), 0.96, 0.1),
+        (InterpolatingKernelClassifier(scoring="accuracy"), 0.96, 1e-4),
+    ],
+)
+def test_least_gain_is_tol_or_the_noise_of_the_held_out_score(model, score, expected):
+    # The estimator's own score: a gain within one standard error of the score on
+    # the held-out rows (binomial for accuracy, (1 - R^2) sqrt(2 / n) for R^2) is no
+    # improvement; another scorer has no noise model, and tol alone counts.
+    held_out = (np.zeros((2000, 1)), np.zeros((2000, 1)), np.zeros(2000))
+    monitor = base._EpochMonitor(model, validation=held_out, fitted_points=None)
+    monitor.best_score = score
+    assert monitor.min_gain() == pytest.approx(expected)
