@@ -411,8 +411,8 @@ def fit_and_score(path, kind, method, params=None, repeats=1):
 
 
 def fixed_epochs_fit(X, y, max_iter, **params):
-    """Fit InterpolatingKernelClassifier for exactly ``max_iter`` epochs (tol=0,
-    random_state=0); return the fit's wall time and the model.
+    """Fit InterpolatingKernelClassifier for exactly ``max_iter`` epochs (tol=0, no early
+    stopping, random_state=0); return the fit's wall time and the model.
 
     Two such fits with the same data and seed share their set-up (the spectrum and the
     step size), so the difference of their times over the difference of their epochs is
@@ -421,7 +421,13 @@ def fixed_epochs_fit(X, y, max_iter, **params):
     from sklearn_interp import InterpolatingKernelClassifier
 
     model = InterpolatingKernelClassifier(
-        **{"max_iter": max_iter, "tol": 0.0, "random_state": 0, **params}
+        **{
+            "max_iter": max_iter,
+            "tol": 0.0,
+            "early_stopping": False,
+            "random_state": 0,
+            **params,
+        }
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tol=0: ConvergenceWarning by design

@@ -25,14 +25,17 @@ method and data set: scikit-learn's default for the rbf kernel; on the regressio
 about 2 x 12 + 2 x 4 = 32, so a typical kernel value is exp(-0.8): neither nearly
 diagonal nor nearly constant.
 
-Each method is fitted in a fresh child process (the harness's ``measure``); times are
-medians over ``--repeats``. The ratios come from the same run: defaults time / best
+Each method is fitted in a fresh child process (the harness's ``measure``); our times
+are medians over ``--repeats``, KernelRidge's and EigenPro's over ``--baseline-repeats``
+(they take minutes). KernelRidge at n = 20,000 crashes (SIGSEGV) in numpy 2.4's OpenBLAS
+0.3.31 SkylakeX kernels on this project's current machine; run the script with
+``OPENBLAS_CORETYPE=Haswell`` there (it applies to every method of the run alike). The ratios come from the same run: defaults time / best
 fixed-epoch time, the score difference in percentage points, EigenPro time / defaults
 time and KernelRidge time / defaults time.
 
     python benchmarks/bench_defaults.py [--sizes 20000 40000] [--regression-size 15000]
-        [--datasets ...] [--repeats 1] [--extra-python PATH] [--skip-kernel-ridge]
-        [--quick] [--name defaults]
+        [--datasets ...] [--repeats 1] [--baseline-repeats 1] [--extra-python PATH]
+        [--skip-kernel-ridge] [--quick] [--name defaults]
 
 Output: the tables on stdout and in ``benchmarks/results/NAME.{md,rst,json}`` (NAME is
 ``defaults``, or ``defaults_quick`` with ``--quick``).
@@ -73,7 +76,7 @@ KERNEL_RIDGE_ALPHAS = {"classification": [1e-3], "regression": [1.0, 0.1]}
 EXTRA_EPOCHS = [2, 3, 5]
 
 DEFAULTS = "ours (defaults)"
-SWEEP_PARAMS = {"precision": "float32", "tol": 0.0}
+SWEEP_PARAMS = {"precision": "float32", "tol": 0.0, "early_stopping": False}
 
 
 def score_noise(kind, score, n_test):
@@ -109,13 +112,16 @@ def _epochs(result):
     return "" if np.isnan(epochs) else f"{epochs:.0f}"
 
 
-def run_dataset(name, n, sweep_epochs, repeats, extra_python, skip_kernel_ridge):
+def run_dataset(
+    name, n, sweep_epochs, repeats, extra_python, skip_kernel_ridge, baseline_repeats=1
+):
     """Every method on one data set; the record the tables and the JSON are made of."""
     kind = DATASETS[name].kind
     n_train, n_test, n_features = dataset_shape(name, n)
 
     def fit(label, method, params=None, **options):
-        result = measure(name, n, method, params, repeats=repeats, **options)
+        runs = repeats if method == "ours" else baseline_repeats
+        result = measure(name, n, method, params, repeats=runs, **options)
         print(
             f"  {name} n={n_train} {label}: fit {result['fit_s']:.3g} s, "
             f"score {result['score']:.4f}",
@@ -126,7 +132,7 @@ def run_dataset(name, n, sweep_epochs, repeats, extra_python, skip_kernel_ridge)
     results = {DEFAULTS: fit(DEFAULTS, "ours")}
     sweep = []
     for epochs in sweep_epochs:
-        label = f"ours float32, tol=0, max_iter={epochs}"
+        label = f"ours float32, tol=0, no early stopping, max_iter={epochs}"
         params = {**SWEEP_PARAMS, "max_iter": epochs}
         sweep.append({"label": label, **fit(label, "ours", params)})
     best = best_fixed_epochs(sweep, kind, n_test)
@@ -241,6 +247,12 @@ def main():
     parser.add_argument("--regression-size", type=int, help=f"default {REGRESSION_SIZE}")
     parser.add_argument("--datasets", nargs="+", default=DEFAULT_DATASETS)
     parser.add_argument("--skip-kernel-ridge", action="store_true")
+    parser.add_argument(
+        "--baseline-repeats",
+        type=int,
+        default=1,
+        help="runs of KernelRidge and EigenPro (default 1; --repeats is ours)",
+    )
     parser.add_argument("--quick", action="store_true", help="small n, a smoke test")
     parser.add_argument("--name", help="results/NAME.md (default: defaults[_quick])")
     args = parser.parse_args()
@@ -266,6 +278,7 @@ def main():
                     args.repeats,
                     args.extra_python,
                     args.skip_kernel_ridge,
+                    args.baseline_repeats,
                 )
             )
             sections.append(dataset_table(records[-1]))
@@ -279,6 +292,7 @@ def main():
         if args.datasets != DEFAULT_DATASETS
         else "",
         f"--repeats {args.repeats}",
+        f"--baseline-repeats {args.baseline_repeats}" if args.baseline_repeats != 1 else "",
         "--extra-python PATH" if args.extra_python else "",
         "--skip-kernel-ridge" if args.skip_kernel_ridge else "",
         f"--name {args.name}" if args.name else "",
@@ -287,8 +301,10 @@ def main():
         f"`{command}`, {time.perf_counter() - started:.0f} s in all. Only `gamma` "
         "(1 / n_features, for every method) and `random_state` are set; every other "
         "parameter is the estimator's default, except in the fixed-epoch sweep "
-        f'(`precision="float32", tol=0, max_iter=E`, E in {sweep_epochs}) and '
-        "KernelRidge's fixed alpha; tol=0 raises a ConvergenceWarning by design. The best "
+        f'(`precision="float32", tol=0, early_stopping=False, max_iter=E`, E in '
+        f"{sweep_epochs}) and KernelRidge's fixed alpha; tol=0 raises a "
+        "ConvergenceWarning by design. Our fits are medians of `--repeats` runs, "
+        "KernelRidge's and EigenPro's of `--baseline-repeats`. The best "
         "fixed epoch count is chosen on the test "
         "score, an oracle a user does not have. Each method is fitted in its own fresh "
         "process; peak RSS is that process's peak, interpreter and data included."

@@ -54,7 +54,13 @@ def run(dataset, n, repeats, epochs, extra_epochs, extra_python):
                 dataset,
                 n,
                 "ours",
-                {"precision": "float32", "tol": 0.0, "max_iter": k, "random_state": seed},
+                {
+                    "precision": "float32",
+                    "tol": 0.0,
+                    "max_iter": k,
+                    "early_stopping": False,
+                    "random_state": seed,
+                },
             )
             for seed in range(repeats)
         ]

@@ -449,8 +449,8 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         self._set_fit_attributes(plan, result, monitor, early_stopping, precision)
         monitor.end()
         self._warm = None
-        key = self._warm_key(X_given, Y.shape[1], precision)
-        if self.warm_start and key[0] is not None:
+        key = self._warm_key(X_given, Y.shape[1], precision) if self.warm_start else None
+        if key is not None and key[0] is not None:
             self._warm = Bunch(
                 key=key,
                 rng=rng,
