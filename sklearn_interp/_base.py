@@ -397,73 +397,70 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         """
         early_stopping = self._early_stopping_on(X.shape[0])
         precision = self._precision(early_stopping)
-        X_given = X
         warm = self._warm_state(X, Y, precision)
-        if warm is None:
-            rng = check_random_state(self.random_state)
-            split = None
-            if early_stopping:
-                split = validation_split(
-                    X.shape[0], self.validation_fraction, rng, stratify=self._stratify(y)
-                )
+        rng = check_random_state(self.random_state) if warm is None else warm.rng
+        if warm is not None:
+            split = warm.split
+        elif early_stopping:
+            split = validation_split(
+                X.shape[0], self.validation_fraction, rng, stratify=self._stratify(y)
+            )
         else:
-            rng, split = warm.rng, warm.split
-        if split is not None:
-            train, held_out = split
-            X_val, Y_val, y_val = (gather(a[held_out]) for a in (X, Y, y))
-            X, Y = X[train], Y[train]
-        Y = self._normalized_targets(Y)
+            split = None
+        X_train, Y_train, validation = _held_out(X, Y, y, split)
+        Y_train = self._normalized_targets(Y_train)
 
         kernel = self._kernel(COMPUTE_DTYPES[precision])
-        with training_points(X, kernel, targets=Y, alpha=self.alpha) as points:
+        with training_points(X_train, kernel, targets=Y_train, alpha=self.alpha) as points:
             plan = self._plan(points, rng) if warm is None else warm.plan
             if self.verbose:
                 self._print_plan(plan, points)
-            monitor = _EpochMonitor(
-                self,
-                validation=None if split is None else (X_val, Y_val, y_val),
-                fitted_points=points.X_fit,
-            )
-            with points.evaluator(
-                plan.preconditioner, initial=None if warm is None else warm.last_coef
-            ) as evaluator:
-                monitor.begin(evaluator, warm=warm)
-                result = run_sgd(
-                    evaluator,
-                    rng,
-                    batch_size=plan.batch_size,
-                    step_size=plan.step_size,
-                    preconditioner=plan.preconditioner,
-                    max_iter=self.max_iter,
-                    tol=self.tol,
-                    verbose=self.verbose,
-                    monitor=monitor,
-                    history=None if warm is None else warm.result,
-                )
-                # A warm start goes on from the last coefficients, not the best.
-                last = evaluator.coefficients() if self.warm_start else None
-                if monitor.scores is not None:
-                    evaluator.restore_best()
-                coef = evaluator.coefficients()
+            monitor = _EpochMonitor(self, validation=validation, fitted_points=points.X_fit)
+            result, coef, last_coef = self._run_sgd(points, plan, rng, monitor, warm)
             self.X_fit_ = points.X_fit
         self._set_fit_attributes(plan, result, monitor, early_stopping, precision)
-        monitor.end()
         self._warm = None
-        key = self._warm_key(X_given, Y.shape[1], precision) if self.warm_start else None
-        if key is not None and key[0] is not None:
+        if self.warm_start:
             self._warm = Bunch(
-                key=key,
+                key=self._warm_key(X, Y.shape[1], precision),
                 rng=rng,
                 split=split,
                 plan=plan,
                 result=result,
                 validation_scores=monitor.scores,
-                last_coef=last,
+                last_coef=last_coef,
             )
         if not (result.converged or result.stopped):
             # stacklevel 4: _fit_targets <- fit <- _fit_context's wrapper <- the caller.
             warnings.warn(self._not_converged_message(result), ConvergenceWarning, 4)
         return coef
+
+    def _run_sgd(self, points, plan, rng, monitor, warm):
+        """The epochs of the fit over ``points``: the solver's result, the coefficients
+        kept (the best epoch's with early stopping) and the last ones (for a warm
+        start, or None)."""
+        with points.evaluator(
+            plan.preconditioner, initial=None if warm is None else warm.last_coef
+        ) as evaluator:
+            monitor.begin(evaluator, warm=warm)
+            result = run_sgd(
+                evaluator,
+                rng,
+                batch_size=plan.batch_size,
+                step_size=plan.step_size,
+                preconditioner=plan.preconditioner,
+                max_iter=self.max_iter,
+                tol=self.tol,
+                verbose=self.verbose,
+                monitor=monitor,
+                history=None if warm is None else warm.result,
+            )
+            # A warm start goes on from the last coefficients, not the best.
+            last_coef = evaluator.coefficients() if self.warm_start else None
+            if monitor.scores is not None:
+                evaluator.restore_best()
+            monitor.end()
+            return result, evaluator.coefficients(), last_coef
 
     def _early_stopping_on(self, n_samples):
         if self.early_stopping == "auto":
@@ -506,8 +503,9 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         """The state to continue from, if ``warm_start`` and the data and settings are
         those of the last fit; else None."""
         warm = getattr(self, "_warm", None) if self.warm_start else None
-        key = self._warm_key(X, Y.shape[1], precision)
-        if warm is None or key[0] is None or warm.key != key:
+        if warm is None or warm.key[0] is None:
+            return None  # no fit to continue, or one on a Dask cluster
+        if warm.key != self._warm_key(X, Y.shape[1], precision):
             return None
         return Bunch(**warm, best_coef=self.dual_coef_.reshape(len(warm.last_coef), -1))
 
@@ -712,6 +710,16 @@ class _EpochMonitor:
             self.context.call_on_fit_task_end(
                 estimator=self.estimator, reconstruction_attributes=self.reconstruction
             )
+
+
+def _held_out(X, Y, y, split):
+    """The training rows, and the held-out ``(X, Y, y)`` brought here (None without a
+    split)."""
+    if split is None:
+        return X, Y, None
+    train, held_out = split
+    validation = tuple(gather(array[held_out]) for array in (X, Y, y))
+    return X[train], Y[train], validation
 
 
 @contextmanager
