@@ -29,9 +29,10 @@ Each method is fitted in a fresh child process (the harness's ``measure``); our 
 are medians over ``--repeats``, KernelRidge's and EigenPro's over ``--baseline-repeats``
 (they take minutes). KernelRidge at n = 20,000 crashes (SIGSEGV) in numpy 2.4's OpenBLAS
 0.3.31 SkylakeX kernels on this project's current machine; run the script with
-``OPENBLAS_CORETYPE=Haswell`` there (it applies to every method of the run alike). The ratios come from the same run: defaults time / best
-fixed-epoch time, the score difference in percentage points, EigenPro time / defaults
-time and KernelRidge time / defaults time.
+``OPENBLAS_CORETYPE=Haswell`` there (it applies to every method of the run alike).
+The ratios come from the same run: defaults time / best fixed-epoch time, the score
+difference in percentage points, EigenPro time / defaults time and KernelRidge time /
+defaults time.
 
     python benchmarks/bench_defaults.py [--sizes 20000 40000] [--regression-size 15000]
         [--datasets ...] [--repeats 1] [--baseline-repeats 1] [--extra-python PATH]
