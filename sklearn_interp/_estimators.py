@@ -199,14 +199,15 @@ class InterpolatingKernelRegressor(
             self._y_std = np.where(std > 0, std, 1.0)
         return (Y - self._y_mean) / self._y_std
 
-    def _predictions(self, decision):
-        """Predictions from decision values in the fitted (normalized) units."""
+    def _predictions(self, decision, single_output):
+        """Predictions from decision values in the fitted (normalized) units; one
+        column comes back 1-D for single-output targets."""
         prediction = decision * self._y_std + self._y_mean
-        return prediction[:, 0] if self.dual_coef_.ndim == 1 else prediction
+        return prediction[:, 0] if single_output else prediction
 
     def _validation_score(self, decision, Y, y):
-        prediction = decision * self._y_std + self._y_mean
-        return r2_score(y, prediction[:, 0] if y.ndim == 1 else prediction)
+        # During fit: dual_coef_ is not set yet, y's shape says which output it is.
+        return r2_score(y, self._predictions(decision, y.ndim == 1))
 
     def _score_noise(self, score, n_samples):
         # R^2 = 1 - MSE / var(y); with Gaussian residuals the MSE of n samples has a
@@ -243,7 +244,7 @@ class InterpolatingKernelRegressor(
         >>> bool(np.allclose(model.predict(X), y, atol=0.05))
         True
         """
-        return self._predictions(self._decision(X))
+        return self._predictions(self._decision(X), self.dual_coef_.ndim == 1)
 
 
 @fill_doc
