@@ -320,6 +320,9 @@ class ShardedPoints:
         Ridge term.
     """
 
+    # Warm starts and the fold-in of held-out rows are not supported on a cluster.
+    starts_from_coefficients = False
+
     def __init__(self, X, kernel, *, targets, alpha):
         from distributed import futures_of, wait
 

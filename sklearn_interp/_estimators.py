@@ -2,7 +2,7 @@
 
 import numpy as np
 from sklearn.base import ClassifierMixin, MultiOutputMixin, RegressorMixin, _fit_context
-from sklearn.metrics import accuracy_score, r2_score
+from sklearn.metrics import r2_score
 
 from ._base import (
     N_ITER_NO_CHANGE,
@@ -206,13 +206,14 @@ class InterpolatingKernelRegressor(
         return prediction[:, 0] if single_output else prediction
 
     def _validation_score(self, decision, Y, y):
-        # During fit: dual_coef_ is not set yet, y's shape says which output it is.
-        return r2_score(y, self._predictions(decision, y.ndim == 1))
-
-    def _score_noise(self, score, n_samples):
-        # R^2 = 1 - MSE / var(y); with Gaussian residuals the MSE of n samples has a
-        # relative standard error of sqrt(2 / n).
-        return max(0.0, 1.0 - score) * np.sqrt(2.0 / n_samples)
+        # During fit: dual_coef_ is not set yet. R^2 averaged over the outputs is the
+        # mean over rows of 1 - mean_j (y_ij - f_ij)^2 / var(y_j).
+        y = y.reshape(len(y), -1)
+        prediction = self._predictions(decision, False)
+        spread = np.var(y, axis=0)
+        spread[spread == 0] = 1.0
+        terms = 1.0 - np.mean((y - prediction) ** 2 / spread, axis=1)
+        return float(r2_score(y, prediction)), terms
 
     def _reconstruction(self, coef, X_fit):
         return {
@@ -348,11 +349,8 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
 
     def _validation_score(self, decision, Y, y):
         scores = decision[:, 0] if decision.shape[1] == 1 else decision
-        return accuracy_score(y, labels_of(scores, self.classes_))
-
-    def _score_noise(self, score, n_samples):
-        # The binomial standard error of an accuracy measured on n samples.
-        return np.sqrt(max(0.0, score * (1.0 - score)) / n_samples)
+        correct = (labels_of(scores, self.classes_) == y).astype(np.float64)
+        return float(np.mean(correct)), correct
 
     def decision_function(self, X):
         """Decision values f(x) of the encoded classes.

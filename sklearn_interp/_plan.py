@@ -119,6 +119,28 @@ def plan_fit(points, rng, *, n_components, subsample_size, batch_size, step_size
     )
 
 
+def fold_in_step_size(plan, points, X_subsample, *, alpha):
+    """The automatic step of the plan's batch over ``points``, more rows than the plan
+    was made on (the fold-in of early stopping's held-out rows).
+
+    The step depends on beta of the operator iterated, a maximum over the rows, which
+    new rows can raise: most of all when the subsample was every planned row, whose
+    reduced diagonal ``k(x, x) - ...`` the preconditioner then takes to nearly zero,
+    while a new row keeps most of its ``k(x, x)``. ``X_subsample`` holds the
+    preconditioner's subsample rows; the top eigenvalue is the plan's.
+    """
+    preconditioner = plan.preconditioner
+    if preconditioner is None:
+        beta = points.diagonal_max()
+    else:
+        beta = points.reduced_diagonal_max(
+            X_subsample, preconditioner.eigvecs, preconditioner.scale
+        )
+    beta = max(beta + alpha, plan.preconditioned_beta)
+    top = max(plan.preconditioned_top_eigenvalue, beta / points.n_samples)
+    return optimal_step_size(plan.batch_size, beta, top)
+
+
 def _positive_beta(points):
     """beta = max_i k(x_i, x_i), or a ValueError if it is not positive."""
     beta = points.diagonal_max()

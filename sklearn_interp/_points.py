@@ -136,6 +136,9 @@ def training_points(X, kernel, *, targets, alpha):
 class LocalPoints:
     """Training points held in this process.
 
+    ``starts_from_coefficients`` says that :meth:`evaluator` takes initial
+    coefficients (a warm start, the fold-in of early stopping's held-out rows).
+
     Parameters
     ----------
     X : ndarray or sparse matrix of shape (n_samples, n_features)
@@ -151,6 +154,8 @@ class LocalPoints:
         Most kernel rows against all n points alive at once; None: the memory budget's
         (:func:`~sklearn_interp._kernel.kernel_block_rows`).
     """
+
+    starts_from_coefficients = True
 
     def __init__(self, X, kernel, *, targets=None, alpha=0.0, block_rows=None):
         self.X_fit = X

@@ -14,7 +14,7 @@ from sklearn.utils import check_random_state
 
 import sklearn_interp._base as base
 from sklearn_interp import InterpolatingKernelClassifier, InterpolatingKernelRegressor
-from sklearn_interp._points import validation_split
+from sklearn_interp._points import LocalPoints, validation_split
 
 # Settings that drive a fit to convergence for comparisons with closed forms.
 EXACT = {"tol": 1e-20, "max_iter": 2000}
@@ -31,6 +31,13 @@ def classification():
         random_state=0,
     )
     return X, y
+
+
+@pytest.fixture
+def no_fold_in(monkeypatch):
+    """Early stopping as on a Dask cluster: the held-out rows stay out of the model,
+    which is then the best epoch's, to check against scores of the held-out rows."""
+    monkeypatch.setattr(LocalPoints, "starts_from_coefficients", False)
 
 
 def _fit_quietly(model, X, y):
@@ -50,7 +57,9 @@ def _scores(values):
     return scorer
 
 
-def test_validation_split_is_set_by_random_state(classification, global_random_seed):
+def test_validation_split_is_set_by_random_state(
+    classification, global_random_seed, no_fold_in
+):
     X, y = classification
     params = {"early_stopping": True, "max_iter": 3, "random_state": global_random_seed}
     first = _fit_quietly(InterpolatingKernelClassifier(**params), X, y)
@@ -71,7 +80,9 @@ def test_validation_split_is_set_by_random_state(classification, global_random_s
     assert not np.array_equal(other.X_fit_, first.X_fit_)
 
 
-def test_default_score_is_the_estimators_own_score_of_the_held_out_rows(classification):
+def test_default_score_is_the_estimators_own_score_of_the_held_out_rows(
+    classification, no_fold_in
+):
     X, y = classification
     model = InterpolatingKernelClassifier(
         early_stopping=True, n_iter_no_change=100, max_iter=4, tol=0.0, random_state=0
@@ -90,7 +101,7 @@ def test_default_score_is_the_estimators_own_score_of_the_held_out_rows(classifi
     assert model.score(X[held_out], y[held_out]) == model.best_validation_score_
 
 
-def test_early_stopping_keeps_the_best_epochs_coefficients(classification):
+def test_early_stopping_keeps_the_best_epochs_coefficients(classification, no_fold_in):
     X, y = classification
     # Scores of epochs 0, 1, 2, ...: the best is epoch 2, and two epochs without
     # improvement then stop the fit at epoch 4.
@@ -122,8 +133,10 @@ def test_score_within_tol_is_no_improvement(classification):
     ).fit(X, y)
     # Epochs 2 and 3 gain less than tol (which also bounds the training residual,
     # far from reached here) over the best: the fit stops after epoch 3,
-    # keeping epoch 3's coefficients, the best score seen.
-    assert model.n_iter_ == 3
+    # keeping epoch 3's coefficients, the best score seen, and folds the held-out
+    # rows in with one more epoch.
+    assert model.n_iter_ == 4
+    assert len(model.validation_scores_) == 4
     assert model.best_iteration_ == 3
 
 
@@ -135,7 +148,8 @@ def test_other_scorings(scoring):
     model = InterpolatingKernelRegressor(
         gamma=2.0, early_stopping=True, scoring=scoring, random_state=0
     ).fit(X, y)
-    assert model.validation_scores_.shape == (model.n_iter_ + 1,)
+    # One score before the first epoch and after each, but the fold-in epoch.
+    assert model.validation_scores_.shape == (model.n_iter_,)
     assert np.all(model.validation_scores_ <= 0)
     assert model.best_validation_score_ > model.validation_scores_[0]
 
@@ -147,7 +161,7 @@ def test_early_stopping_and_precision_auto_follow_the_sample_count(
     monkeypatch.setattr(base, "EARLY_STOPPING_MIN_SAMPLES", 300)
     large = InterpolatingKernelClassifier(random_state=0).fit(X, y)
     assert large.early_stopping_ and large.precision_ == "float32"
-    assert len(large.X_fit_) == 360
+    assert_array_equal(large.X_fit_, X)  # the held-out rows folded in
     small = InterpolatingKernelClassifier(random_state=0).fit(X[:300], y[:300])
     assert not small.early_stopping_ and small.precision_ == "float64"
     assert small.validation_scores_ is None and small.best_validation_score_ is None
@@ -201,7 +215,8 @@ def test_warm_start_continues_where_a_longer_fit_would_be(classification, early_
     first_plan = warm.step_size_, warm.batch_size_, warm.eigenvalues_
     with pytest.warns(ConvergenceWarning):
         warm.set_params(max_iter=2).fit(X, y)
-    assert warm.n_iter_ == longer.n_iter_ == 5
+    # With early stopping, each fit ends with the fold-in epoch over all the rows.
+    assert warm.n_iter_ == longer.n_iter_ == 5 + early_stopping
     assert (warm.step_size_, warm.batch_size_) == first_plan[:2]
     assert_array_equal(warm.eigenvalues_, first_plan[2])
     assert_allclose(warm.convergence_curve_, longer.convergence_curve_, rtol=1e-12)
@@ -275,7 +290,7 @@ def test_a_callback_can_stop_the_fit(classification):
 
 
 @pytest.mark.parametrize("n_outputs", [1, 2])
-def test_regressors_default_score_is_r2_of_the_held_out_rows(n_outputs):
+def test_regressors_default_score_is_r2_of_the_held_out_rows(n_outputs, no_fold_in):
     rng = np.random.RandomState(0)
     X = rng.uniform(-1, 1, size=(300, 2))
     Y = np.column_stack([np.sin(3 * X[:, 0]) + 5.0, X[:, 1] ** 2])[:, :n_outputs]
@@ -293,20 +308,140 @@ def test_regressors_default_score_is_r2_of_the_held_out_rows(n_outputs):
     assert model.best_validation_score_ > 0.9
 
 
-@pytest.mark.parametrize(
-    "model, score, expected",
-    [
-        (InterpolatingKernelClassifier(), 0.96, np.sqrt(0.96 * 0.04 / 2000)),
-        (InterpolatingKernelRegressor(), 0.95, 0.05 * np.sqrt(2 / 2000)),
-        (InterpolatingKernelClassifier(tol=0.1), 0.96, 0.1),
-        (InterpolatingKernelClassifier(scoring="accuracy"), 0.96, 1e-4),
-    ],
-)
-def test_least_gain_is_tol_or_the_noise_of_the_held_out_score(model, score, expected):
-    # The estimator's own score: a gain within one standard error of the score on
-    # the held-out rows (binomial for accuracy, (1 - R^2) sqrt(2 / n) for R^2) is no
-    # improvement; another scorer has no noise model, and tol alone counts.
-    held_out = (np.zeros((2000, 1)), np.zeros((2000, 1)), np.zeros(2000))
+def test_least_gain_is_one_paired_standard_error_of_the_held_out_rows():
+    # Of 2000 held-out rows, the epoch gets 30 right that the reference got wrong
+    # and 10 wrong that it got right: the paired difference of the rows' 0/1 terms
+    # has mean 20 / 2000 and standard error sqrt(40/2000 - (20/2000)^2) / sqrt(2000).
+    n, gained, lost = 2000, 30, 10
+    reference = np.zeros(n)
+    reference[:1000] = 1.0
+    terms = reference.copy()
+    terms[1000 : 1000 + gained] = 1.0
+    terms[:lost] = 0.0
+    held_out = (np.zeros((n, 1)), np.zeros((n, 1)), np.zeros(n))
+    model = InterpolatingKernelClassifier()
     monitor = base._EpochMonitor(model, validation=held_out, fitted_points=None)
-    monitor.best_score = score
-    assert monitor.min_gain() == pytest.approx(expected)
+    monitor.reference = (reference.mean(), reference)
+    expected = np.sqrt((gained + lost) / n - ((gained - lost) / n) ** 2) / np.sqrt(n)
+    assert monitor.min_gain(terms) == pytest.approx(expected)
+    # tol when it is larger; a scorer has no per-row terms, and tol alone counts.
+    model.set_params(tol=0.1)
+    assert monitor.min_gain(terms) == 0.1
+    assert monitor.min_gain(None) == 0.1
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_regressors_validation_terms_average_to_r2(n_outputs):
+    from sklearn.metrics import r2_score
+
+    rng = np.random.RandomState(0)
+    y = rng.normal(size=(50, n_outputs)) * [1.0, 10.0, 0.1][:n_outputs]
+    decision = rng.normal(size=(50, n_outputs))
+    model = InterpolatingKernelRegressor()
+    model._y_mean, model._y_std = np.zeros(n_outputs), np.ones(n_outputs)
+    y = y[:, 0] if n_outputs == 1 else y
+    score, terms = model._validation_score(decision, None, y)
+    assert score == pytest.approx(
+        r2_score(y, decision[:, 0] if n_outputs == 1 else decision)
+    )
+    assert np.mean(terms) == pytest.approx(score)
+
+
+class _ScriptedEvaluator:
+    """An evaluator whose held-out decisions are given epoch by epoch."""
+
+    def __init__(self, decisions):
+        self.decisions = iter(decisions)
+
+    def decision(self, X):
+        return next(self.decisions)
+
+    def keep_best(self, values=None):
+        pass
+
+
+def test_small_gains_that_add_up_keep_the_fit_going():
+    # Of 2000 held-out rows, epoch 1 turns 4 right and 2 wrong: a gain of 2 rows
+    # against a paired standard error of sqrt(6) rows, no improvement. Epoch 2 does
+    # the same on other rows: against epoch 1 it is no improvement either (a rule
+    # against the running best would stop here), but against the reference, the
+    # last significant score (epoch 0), it is a gain of 4 rows against sqrt(12).
+    n = 2000
+    y = np.zeros(n, dtype=int)
+
+    def decision(gained, lost):
+        values = np.ones((n, 1))
+        values[lost:1000] = -1.0  # -1 is class 0, the truth: rows right
+        values[1000 : 1000 + gained] = -1.0
+        return values
+
+    model = InterpolatingKernelClassifier(n_iter_no_change=2)
+    model.classes_ = np.array([0, 1])
+    held_out = (np.zeros((n, 1)), np.zeros((n, 1)), y)
+    monitor = base._EpochMonitor(model, validation=held_out, fitted_points=None)
+    epochs = [decision(0, 0), decision(4, 2), decision(8, 4), decision(8, 4)]
+    monitor.begin(_ScriptedEvaluator([*epochs, decision(8, 4)]), warm=None)
+    assert not monitor(1, monitor.evaluator)
+    assert monitor.n_no_change == 1
+    assert not monitor(2, monitor.evaluator)
+    assert monitor.n_no_change == 0
+    assert monitor.reference[0] == pytest.approx(1004 / n)
+    # Two epochs without a change: the fit stops, and the best epoch is the second.
+    assert not monitor(3, monitor.evaluator)
+    assert monitor(4, monitor.evaluator)
+    assert monitor.best_epoch == 2
+    assert monitor.scores == pytest.approx(
+        [1000 / n, 1002 / n, 1004 / n, 1004 / n, 1004 / n]
+    )
+
+
+def test_fold_in_is_one_more_epoch_over_all_rows_from_the_best_coefficients(
+    classification, monkeypatch
+):
+    import copy
+
+    from sklearn_interp._plan import fold_in_step_size
+    from sklearn_interp._solver import run_sgd
+
+    X, y = classification
+    params = {"early_stopping": True, "random_state": 0, "warm_start": True}
+    folded = _fit_quietly(InterpolatingKernelClassifier(**params), X, y)
+    with monkeypatch.context() as patch:
+        patch.setattr(LocalPoints, "starts_from_coefficients", False)
+        kept = _fit_quietly(InterpolatingKernelClassifier(**params), X, y)
+    # The fit then runs one more epoch over all the rows, held-out ones included.
+    assert_array_equal(folded.X_fit_, X)
+    assert folded.n_iter_ == kept.n_iter_ + 1 == len(folded.convergence_curve_) - 1
+    assert_array_equal(folded.validation_scores_, kept.validation_scores_)
+    assert folded.best_iteration_ == kept.best_iteration_
+    # That epoch, by hand: from the best epoch's coefficients (zero for the held-out
+    # rows), with the plan's preconditioner and batch, the step for all the rows, and
+    # the batches of a copy of the fit's random state.
+    warm = kept._warm
+    train, held_out = warm.split
+    Y = 2.0 * (y[:, None] == kept.classes_) - 1.0
+    initial = np.zeros((len(X), 3))
+    initial[train] = kept.dual_coef_
+    pre = dict(warm.plan.preconditioner)
+    pre["subsample"] = train[pre["subsample"]]
+    pre = base.Bunch(**pre)
+    points = LocalPoints(X, kept._kernel(np.float32), targets=Y)
+    step = fold_in_step_size(warm.plan, points, X[pre.subsample], alpha=0.0)
+    with points.evaluator(pre, initial=initial) as evaluator:
+        run_sgd(
+            evaluator,
+            copy.deepcopy(warm.rng),
+            batch_size=warm.plan.batch_size,
+            step_size=step,
+            preconditioner=pre,
+            max_iter=1,
+            tol=0.0,
+            verbose=0,
+        )
+        # float32 kernel blocks, summed in another order by the pool's threads.
+        assert_allclose(folded.dual_coef_, evaluator.coefficients(), rtol=1e-7, atol=1e-9)
+    # The held-out rows are now fitted: their squared error falls.
+    Y_held = Y[held_out]
+    before = np.mean((kept.decision_function(X[held_out]) - Y_held) ** 2)
+    after = np.mean((folded.decision_function(X[held_out]) - Y_held) ** 2)
+    assert after < 0.5 * before

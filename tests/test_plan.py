@@ -9,7 +9,7 @@ from numpy.testing import assert_allclose
 from sklearn.metrics.pairwise import polynomial_kernel, rbf_kernel
 
 from sklearn_interp._kernel import make_kernel
-from sklearn_interp._plan import numerical_floor, plan_fit
+from sklearn_interp._plan import fold_in_step_size, numerical_floor, plan_fit
 from sklearn_interp._points import LocalPoints
 from sklearn_interp._spectrum import (
     RESOLUTION_FACTOR,
@@ -136,3 +136,27 @@ def test_the_plan_depends_only_on_the_seed():
     assert_allclose(first.eigenvalues, second.eigenvalues, rtol=0)
     assert first.batch_size == second.batch_size
     assert first.step_size == second.step_size
+
+
+def test_fold_in_step_covers_the_new_rows(global_random_seed):
+    # Planned on 200 rows, all of them the subsample: the preconditioner takes their
+    # reduced diagonal k(x, x) - sum_i scale_i (K(x, X_S) u_i)^2 / s to nearly zero,
+    # while 100 new rows keep most of their k(x, x) = 1. The fold-in step is the
+    # optimal step of the plan's batch for beta_P over all 300 rows.
+    X, points = _points(n=300, seed=global_random_seed)
+    planned = LocalPoints(X[:200], points.kernel)
+    plan = plan_fit(planned, np.random.RandomState(global_random_seed), **AUTO)
+    pre = plan.preconditioner
+    assert plan.subsample_size == 200 and plan.preconditioned_beta < 0.5
+    X_subsample = X[:200][pre.subsample]
+    K_new = rbf_kernel(X, X_subsample, gamma=0.5)
+    reduced = 1.0 - ((K_new @ pre.eigvecs) ** 2 @ pre.scale) / 200
+    beta = reduced.max()
+    assert beta > 2 * plan.preconditioned_beta
+    step = fold_in_step_size(plan, points, X_subsample, alpha=0.0)
+    top = max(plan.preconditioned_top_eigenvalue, beta / 300)
+    assert step == pytest.approx(optimal_step_size(plan.batch_size, beta, top), rel=1e-6)
+    assert step < plan.step_size
+    # Rows like the planned ones leave the step as it was.
+    same = fold_in_step_size(plan, planned, X_subsample, alpha=0.0)
+    assert same == pytest.approx(plan.step_size, rel=1e-6)
