@@ -78,9 +78,10 @@ kernel : str or callable, default="rbf"
 
     step_size : float or "auto", default="auto"
         Step size eta (each residual of a batch is scaled by ``eta / m``). "auto" takes
-        the optimal step of [1]_ for the batch size: ``m / beta`` when m <= m*,
-        ``0.99 * 2 m / (beta + (m - 1) lambda_1)`` beyond it. The value used is
-        ``step_size_``.
+        the optimal step of [1]_ for the batch size, kept off the stability edge:
+        ``min(m / beta, 0.99 * 2 m / (beta + (m - 1) lambda_1))``, which is
+        ``m / beta`` (linear scaling) up to about 0.98 m* and the damped saturation
+        step from there on, at m* too. The value used is ``step_size_``.
 
     n_components : int or "auto", default="auto"
         Number q of top eigen-directions of the kernel operator flattened by the
