@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._kernel import make_kernel
 from ._plan import plan_fit
 from ._points import decision, fingerprint, gather, training_points, validation_split
-from ._solver import MAX_BACKOFFS, run_sgd
+from ._solver import MAX_BACKOFFS, STALL_GAIN, STALL_WINDOW, run_sgd
 from ._spectrum import critical_batch_size
 
 try:  # scikit-learn >= 1.9: est.set_callbacks(ProgressBar()) reports the epochs
@@ -179,7 +179,7 @@ critical_batch_size_ : float
 
     step_size_ : float
         Step size in use when the fit stopped (the chosen one, halved after each
-        back-off).
+        back-off and each stall).
 
     beta_ : float
         ``max_i k(x_i, x_i) + alpha`` over the training points.
@@ -247,6 +247,14 @@ critical_batch_size_ : float
         How many times a rising residual (a diverging step) made the fit halve its step
         size and go on from the last good coefficients (those of the last epoch that did
         not diverge).
+
+    n_stalls_ : int
+        How many times the residual stopped falling (its best over 5 epochs at one
+        step size less than 1% below the best before them) and the fit halved its
+        step size and went on: SGD hovers around the least-squares solution of a
+        system it cannot interpolate (duplicate points with different targets, a
+        singular kernel matrix), closer for a smaller step. After 10 stalls the fit
+        stops with a ConvergenceWarning.
 
     dual_coef_ : ndarray of shape (n_fit,) or (n_fit, n_outputs)
         Coefficients of the kernel expansion f(x) = sum_i dual_coef_[i] k(x_i, x)
@@ -455,6 +463,7 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
                 verbose=self.verbose,
                 monitor=monitor,
                 history=None if warm is None else warm.result,
+                compute_dtype=points.dtype,
             )
             # A warm start goes on from the last coefficients, not the best.
             last_coef = evaluator.coefficients() if self.warm_start else None
@@ -539,6 +548,7 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         self.convergence_curve_ = result.convergence_curve
         self.n_iter_ = result.n_iter
         self.n_backoffs_ = result.n_backoffs
+        self.n_stalls_ = result.n_stalls
         self.early_stopping_ = early_stopping
         self.precision_ = precision
         if monitor.scores is None:
@@ -555,6 +565,19 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
             reason = (
                 f"gave up after {result.n_backoffs} step-size back-offs (the "
                 "iteration kept diverging; check the kernel and step_size)"
+            )
+        elif result.stalled:
+            return (
+                f"{type(self).__name__} stopped because its residual stopped falling: "
+                f"{result.n_stalls} times its best over {STALL_WINDOW} epochs was "
+                f"less than {STALL_GAIN:.0%} below the best before, at a step size "
+                f"halved each time, and the relative residual stays at "
+                f"{min(curve) / curve[0]:.3g} > tol={self.tol}. Either the training "
+                "data cannot be interpolated with this kernel (duplicate points with "
+                "different targets, or a singular kernel matrix, such as gamma=0 or a "
+                "degree-0 polynomial; the model is then close to the least-squares "
+                "fit: set alpha > 0 or check the kernel parameters), or that residual "
+                "is the rounding floor of the fit's precision; raise tol above it."
             )
         else:
             reason = f"stopped after max_iter={self.max_iter} epochs"

@@ -22,6 +22,7 @@ from sklearn_interp import (
     InterpolatingKernelRegressor,
     _plan,
 )
+from sklearn_interp._spectrum import SATURATION_DAMPING
 
 # A converged fit (relative residual <= 1e-20) matches a closed form with condition
 # number below 100 to about 1e-8 relative.
@@ -103,10 +104,17 @@ def test_plain_sgd_diagnostics_follow_the_formulas(make_grid_problem, global_ran
     assert model.n_components_ == 0
     assert model.preconditioned_beta_ == model.beta_
     assert model.batch_size_ == int(m_star)
-    # step_size_ is the step in use at the end: m / beta, halved at each back-off
-    # (the linear-scaling step at m = floor(m*) can sit close to the stability edge).
-    assert model.step_size_ * 2**model.n_backoffs_ == pytest.approx(
-        model.batch_size_ / model.beta_
+    # step_size_ is the step in use at the end: min(m / beta, the damped saturation
+    # step), halved at each back-off and each stall.
+    halvings = model.n_backoffs_ + model.n_stalls_
+    assert model.step_size_ * 2**halvings == pytest.approx(
+        min(
+            model.batch_size_ / model.beta_,
+            SATURATION_DAMPING
+            * 2
+            * model.batch_size_
+            / (model.beta_ + (model.batch_size_ - 1) * model.top_eigenvalue_),
+        )
     )
 
 
@@ -447,7 +455,9 @@ def test_no_preconditioner_is_plain_sgd_of_the_paper(grid_problem):
     K = rbf_kernel(X, gamma=gamma)
     beta, top = 1.0, np.linalg.eigvalsh(K / n)[-1]
     assert m == int(beta / top + 1)
-    step = m / beta  # linear-scaling regime, m <= m*
+    # min(m / beta, 0.99 * 2m / (beta + (m - 1) lambda_1)): m = floor(m*) can be close
+    # enough to m* for the damped saturation step to be the smaller.
+    step = min(m / beta, SATURATION_DAMPING * 2 * m / (beta + (m - 1) * top))
     rng = np.random.RandomState(5)
     rng.choice(n, size=n, replace=False)
     coef = np.zeros(n)
