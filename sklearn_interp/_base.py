@@ -14,7 +14,7 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._kernel import make_kernel
+from ._kernel import make_kernel, resolve_gamma
 from ._plan import plan_fit
 from ._points import decision, fingerprint, gather, training_points, validation_split
 from ._solver import MAX_BACKOFFS, STALL_GAIN, STALL_WINDOW, run_sgd
@@ -53,9 +53,14 @@ kernel : str or callable, default="rbf"
         ``k(x, y) -> float`` on two 1-D rows (slow: called once per pair of points,
         as in KernelRidge).
 
-    gamma : float, default=None
+    gamma : float, "scale" or None, default=None
         Kernel coefficient of "rbf", "laplacian", "polynomial", "chi2" and "sigmoid";
-        None means the kernel's scikit-learn default (``1 / n_features`` for "rbf").
+        ignored by the other kernels and by a callable (pass its parameters in
+        ``kernel_params``). None means the kernel's scikit-learn default
+        (``1 / n_features``, and 1.0 for "chi2"). "scale" is
+        ``1 / (n_features * X.var())`` over the training X, as in
+        :class:`~sklearn.svm.SVC` (1.0 if X.var() is 0). The value used, computed
+        in ``fit`` and kept for ``predict``, is ``gamma_``.
 
     degree : float, default=3
         Degree of the polynomial kernel.
@@ -169,7 +174,12 @@ kernel : str or callable, default="rbf"
 """
 
 SHARED_ATTRIBUTES = """\
-critical_batch_size_ : float
+gamma_ : float or None
+        The kernel coefficient used (``gamma`` with None and "scale" resolved on the
+        training data); None for a kernel without one (a callable, "linear",
+        "cosine", "additive_chi2").
+
+    critical_batch_size_ : float
         Critical batch size m* = beta_P / lambda_P + 1 of the operator actually iterated:
         the preconditioned one when ``n_components_ > 0``, else K + alpha I. Below it a
         batch of m is worth m single-point steps; above it the gain saturates.
@@ -305,7 +315,7 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "kernel": [StrOptions(set(PAIRWISE_KERNEL_FUNCTIONS)), callable],
-        "gamma": [Interval(Real, 0, None, closed="left"), None],
+        "gamma": [Interval(Real, 0, None, closed="left"), StrOptions({"scale"}), None],
         "degree": [Interval(Real, 0, None, closed="left")],
         "coef0": [Real],
         "kernel_params": [dict, None],
@@ -386,9 +396,10 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         return tags
 
     def _kernel(self, dtype=np.float64):
+        """The block kernel of the fitted model (its ``gamma_``) in ``dtype``."""
         return make_kernel(
             self.kernel,
-            gamma=self.gamma,
+            gamma=self.gamma_,
             degree=self.degree,
             coef0=self.coef0,
             kernel_params=self.kernel_params,
@@ -404,6 +415,8 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         the backend; nothing here depends on it). Sets the fitted attributes other
         than ``dual_coef_`` and returns the coefficients, 2-D.
         """
+        # Resolved on all of X, held-out rows included, as SVC does; predict uses it.
+        self.gamma_ = resolve_gamma(self.kernel, self.gamma, X)
         early_stopping = self._early_stopping_on(X.shape[0])
         precision = self._precision(early_stopping)
         warm = self._warm_state(X, Y, precision)

@@ -87,6 +87,7 @@ LAYOUTS = {
 FITTED_NUMBERS = [
     "n_iter_",
     "n_backoffs_",
+    "n_stalls_",
     "batch_size_",
     "n_components_",
     "subsample_size_",

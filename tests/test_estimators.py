@@ -558,3 +558,47 @@ def test_convergence_warning_points_at_the_callers_line(Estimator):
     with pytest.warns(ConvergenceWarning) as record:
         Estimator(max_iter=1, tol=0.0, random_state=0).fit(X, y)
     assert record[0].filename == __file__
+
+
+def test_chi2_with_default_gamma_matches_kernel_ridge(grid_problem):
+    # gamma=None is chi2_kernel's own default, 1.0 (it used to reach numpy as None).
+    X, Y, X_new, _ = grid_problem
+    X, X_new = X + 1.0, X_new + 1.0  # chi2 needs non-negative features
+    params = {"alpha": 0.3, "kernel": "chi2"}
+    model = InterpolatingKernelRegressor(
+        random_state=0, normalize_y=False, **params, **EXACT
+    ).fit(X, Y)
+    ridge = KernelRidge(gamma=1.0, **params).fit(X, Y)
+    assert model.gamma_ == 1.0
+    assert_allclose(
+        model.predict(X_new), ridge.predict(X_new), rtol=CLOSED_FORM_RTOL, atol=1e-9
+    )
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_gamma_scale_is_resolved_in_fit_and_kept_for_predict(grid_problem, sparse):
+    X, Y, X_new, _ = grid_problem
+    expected = 1.0 / (X.shape[1] * X.var())  # SVC's "scale"
+    X_fit = sp.csr_matrix(X) if sparse else X
+    model = InterpolatingKernelRegressor(gamma="scale", random_state=0, **EXACT)
+    model.fit(X_fit, Y)
+    assert model.gamma_ == pytest.approx(expected, rel=1e-12)
+    exact = InterpolatingKernelRegressor(gamma=expected, random_state=0, **EXACT)
+    assert_allclose(
+        model.predict(X_new), exact.fit(X, Y).predict(X_new), rtol=1e-9, atol=1e-12
+    )
+    # predict uses the fitted gamma_, not the parameter (which is not a number).
+    before = model.predict(X_new)
+    model.set_params(gamma=123.0)
+    assert_allclose(model.predict(X_new), before, rtol=0, atol=0)
+
+
+def test_gamma_is_none_for_kernels_without_one(grid_problem):
+    X, Y, _, _ = grid_problem
+    model = InterpolatingKernelRegressor(
+        kernel="linear", gamma="scale", random_state=0, max_iter=2
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, Y)
+    assert model.gamma_ is None

@@ -96,6 +96,7 @@ def test_bad_prediction_input_is_rejected_clearly(Estimator, method):
     [
         ("kernel", "no-such-kernel"),
         ("gamma", -1.0),
+        ("gamma", "auto"),
         ("degree", -2),
         ("coef0", "one"),
         ("kernel_params", 3),
