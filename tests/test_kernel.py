@@ -48,8 +48,10 @@ def test_default_gamma_is_the_kernel_functions_default(name, data):
 
 @pytest.mark.parametrize(
     "name, expected",
-    [("rbf", 0.25), ("laplacian", 0.25), ("polynomial", 0.25), ("sigmoid", 0.25)]
-    + [("chi2", 1.0), ("linear", None), ("cosine", None), ("additive_chi2", None)],
+    [
+        *[("rbf", 0.25), ("laplacian", 0.25), ("polynomial", 0.25), ("sigmoid", 0.25)],
+        *[("chi2", 1.0), ("linear", None), ("cosine", None), ("additive_chi2", None)],
+    ],
 )
 def test_resolve_gamma_none_is_the_scikit_learn_default(name, expected, data):
     X, _ = data

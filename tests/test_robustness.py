@@ -178,9 +178,7 @@ def test_all_equal_kernel_with_varying_targets_gives_their_mean(case, normalize_
     # everywhere; no interpolant exists, and the warning says so.
     params, X = ALL_EQUAL_KERNELS[case]
     y = np.random.RandomState(2).normal(size=len(X))
-    model = InterpolatingKernelRegressor(
-        random_state=0, normalize_y=normalize_y, **params
-    )
+    model = InterpolatingKernelRegressor(random_state=0, normalize_y=normalize_y, **params)
     with pytest.warns(ConvergenceWarning, match="cannot be interpolated"):
         model.fit(X, y)
     assert_allclose(model.predict(X), y.mean(), rtol=1e-10)
