@@ -108,7 +108,9 @@ kernel : str or callable, default="rbf"
 
     tol : float, default=1e-4
         Stop when ``convergence_curve_`` (the training error when alpha = 0) falls to
-        ``tol`` times its value before the first update. With early stopping, also
+        ``tol`` times its value before the first update, or to rounding level
+        (``(100 eps)^2`` times that value, eps of the fit's precision), where
+        ``tol=0`` stops. With early stopping, also
         the least gain of the validation score that counts as an improvement (see
         ``early_stopping``).
 
@@ -585,12 +587,14 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
                 f"{result.n_stalls} times its best over {STALL_WINDOW} epochs was "
                 f"less than {STALL_GAIN:.0%} below the best before, at a step size "
                 f"halved each time, and the relative residual stays at "
-                f"{min(curve) / curve[0]:.3g} > tol={self.tol}. Either the training "
-                "data cannot be interpolated with this kernel (duplicate points with "
-                "different targets, or a singular kernel matrix, such as gamma=0 or a "
-                "degree-0 polynomial; the model is then close to the least-squares "
-                "fit: set alpha > 0 or check the kernel parameters), or that residual "
-                "is the rounding floor of the fit's precision; raise tol above it."
+                f"{min(curve) / curve[0]:.3g} > tol={self.tol}. Most likely the "
+                "training data cannot be interpolated with this kernel (duplicate "
+                "points with different targets, or a singular kernel matrix, such as "
+                "gamma=0 or a degree-0 polynomial); the model is then close to the "
+                "least-squares fit: set alpha > 0 or check the kernel parameters. "
+                "Otherwise the kernel is so smooth that the residual falls too slowly "
+                "(raise gamma or set alpha > 0), or that residual is the rounding "
+                "floor of the fit's precision (raise tol above it)."
             )
         else:
             reason = f"stopped after max_iter={self.max_iter} epochs"
