@@ -262,11 +262,11 @@ gamma_ : float or None
 
     n_stalls_ : int
         How many times the residual stopped falling (its best over 5 epochs at one
-        step size less than 1% below the best before them) and the fit halved its
-        step size and went on: SGD hovers around the least-squares solution of a
-        system it cannot interpolate (duplicate points with different targets, a
-        singular kernel matrix), closer for a smaller step. After 10 stalls the fit
-        stops with a ConvergenceWarning.
+        step size less than 1% below the best before them, and not falling in every
+        one of them) and the fit halved its step size and went on: SGD hovers
+        around the least-squares solution of a system it cannot interpolate
+        (duplicate points with different targets, a singular kernel matrix), closer
+        for a smaller step. After 10 stalls the fit stops with a ConvergenceWarning.
 
     dual_coef_ : ndarray of shape (n_fit,) or (n_fit, n_outputs)
         Coefficients of the kernel expansion f(x) = sum_i dual_coef_[i] k(x_i, x)

@@ -20,6 +20,7 @@ KernelRidge's solution for alpha > 0.
 Only blocks of at most ``block_rows x n`` kernel entries exist at any time.
 """
 
+import itertools
 import time
 
 import numpy as np
@@ -59,11 +60,13 @@ CREEP_FACTOR = 1.1
 ROUNDING_FLOOR_FACTOR = 100.0
 
 # An epoch ends a stall when the best residual of the last STALL_WINDOW epochs is not
-# STALL_GAIN below the best one before them (and the step has not changed within the
-# window). A consistent system's residual falls geometrically, by far more; one that
-# hovers is SGD's noise around a least-squares solution that does not interpolate
-# (duplicate points with different targets, a singular kernel matrix), whose radius
-# shrinks with the step. The step is then halved, at most MAX_STALLS times.
+# STALL_GAIN below the best one before them, and at least one of them did not fall
+# (the step has not changed within the window). A consistent system's residual falls
+# geometrically, by far more, and a slow one (a tiny eigenvalue left) still falls every
+# epoch: a smaller step would only slow it. One that hovers, up and down or flat, is
+# SGD's noise around a least-squares solution that does not interpolate (duplicate
+# points with different targets, a singular kernel matrix), whose radius shrinks with
+# the step. The step is then halved, at most MAX_STALLS times.
 STALL_WINDOW = 5
 STALL_GAIN = 0.01
 MAX_STALLS = 10
@@ -176,9 +179,10 @@ def run_sgd(
       floor: the step is halved and the last good coefficients restored (a
       back-off); after MAX_BACKOFFS of them the run gives up;
     * stalled: after STALL_WINDOW epochs at one step size, their best residual is not
-      STALL_GAIN below the best before them (a system without an exact solution,
-      where SGD hovers around the least-squares one): the step is halved and the run
-      goes on from the current coefficients; after MAX_STALLS stalls it stops.
+      STALL_GAIN below the best before them and one of them did not fall (a system
+      without an exact solution, where SGD hovers around the least-squares one): the
+      step is halved and the run goes on from the current coefficients; after
+      MAX_STALLS stalls it stops.
 
     Parameters
     ----------
@@ -321,7 +325,7 @@ def rounding_floor(initial_error, compute_dtype):
 
 def _stalls(curve, last_step_change):
     """Whether the last STALL_WINDOW epochs, all at the current step size, failed to
-    lower the best residual before them by STALL_GAIN.
+    lower the best residual before them by STALL_GAIN, and did not all fall.
 
     ``curve`` holds the zero function's residual at index 0 and epoch t's at index t;
     ``last_step_change`` is the epoch whose end last changed the step (0: none).
@@ -331,7 +335,9 @@ def _stalls(curve, last_step_change):
         return False
     recent = min(curve[-STALL_WINDOW:])
     before = min(curve[:-STALL_WINDOW])
-    return recent > (1.0 - STALL_GAIN) * before
+    window = curve[-STALL_WINDOW - 1 :]
+    hovering = any(later >= earlier for earlier, later in itertools.pairwise(window))
+    return hovering and recent > (1.0 - STALL_GAIN) * before
 
 
 def _run_epoch(evaluator, rng, *, batch_size, step_size, preconditioner, blowup_threshold):
