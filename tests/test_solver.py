@@ -13,6 +13,7 @@ from sklearn_interp._solver import (
     MAX_STALLS,
     ROUNDING_FLOOR_FACTOR,
     STALL_WINDOW,
+    _stalls,
     rounding_floor,
     sgd_fit,
 )
@@ -341,3 +342,15 @@ def test_healthy_fits_do_not_stall(seeded_problem, global_random_seed):
         tol=1e-20,
     )
     assert result.converged and result.n_stalls == 0 and result.n_backoffs == 0
+
+
+def test_stall_rule_needs_a_hovering_or_flat_window():
+    hovering = [1.0, 0.5, 0.30, 0.31, 0.305, 0.302, 0.30, 0.303]
+    flat = [1.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]
+    # Falls by 0.1% an epoch: too slowly to gain 1% in the window, but every epoch.
+    steady = [0.999**epoch for epoch in range(12)]
+    assert _stalls(hovering, last_step_change=0)
+    assert _stalls(flat, last_step_change=0)
+    assert not _stalls(steady, last_step_change=0)
+    # A window that overlaps the last change of step size is not judged yet.
+    assert not _stalls(hovering, last_step_change=len(hovering) - STALL_WINDOW)
