@@ -14,10 +14,10 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._kernel import make_kernel
+from ._kernel import make_kernel, resolve_gamma
 from ._plan import fold_in_step_size, plan_fit
 from ._points import decision, fingerprint, gather, training_points, validation_split
-from ._solver import MAX_BACKOFFS, run_sgd
+from ._solver import MAX_BACKOFFS, STALL_GAIN, STALL_WINDOW, run_sgd
 from ._spectrum import critical_batch_size
 
 try:  # scikit-learn >= 1.9: est.set_callbacks(ProgressBar()) reports the epochs
@@ -53,9 +53,14 @@ kernel : str or callable, default="rbf"
         ``k(x, y) -> float`` on two 1-D rows (slow: called once per pair of points,
         as in KernelRidge).
 
-    gamma : float, default=None
+    gamma : float, "scale" or None, default=None
         Kernel coefficient of "rbf", "laplacian", "polynomial", "chi2" and "sigmoid";
-        None means the kernel's scikit-learn default (``1 / n_features`` for "rbf").
+        ignored by the other kernels and by a callable (pass its parameters in
+        ``kernel_params``). None means the kernel's scikit-learn default
+        (``1 / n_features``, and 1.0 for "chi2"). "scale" is
+        ``1 / (n_features * X.var())`` over the training X, as in
+        :class:`~sklearn.svm.SVC` (1.0 if X.var() is 0). The value used, computed
+        in ``fit`` and kept for ``predict``, is ``gamma_``.
 
     degree : float, default=3
         Degree of the polynomial kernel.
@@ -78,9 +83,10 @@ kernel : str or callable, default="rbf"
 
     step_size : float or "auto", default="auto"
         Step size eta (each residual of a batch is scaled by ``eta / m``). "auto" takes
-        the optimal step of [1]_ for the batch size: ``m / beta`` when m <= m*,
-        ``0.99 * 2 m / (beta + (m - 1) lambda_1)`` beyond it. The value used is
-        ``step_size_``.
+        the optimal step of [1]_ for the batch size, kept off the stability edge:
+        ``min(m / beta, 0.99 * 2 m / (beta + (m - 1) lambda_1))``, which is
+        ``m / beta`` (linear scaling) up to about 0.98 m* and the damped saturation
+        step from there on, at m* too. The value used is ``step_size_``.
 
     n_components : int or "auto", default="auto"
         Number q of top eigen-directions of the kernel operator flattened by the
@@ -102,7 +108,9 @@ kernel : str or callable, default="rbf"
 
     tol : float, default=1e-4
         Stop when ``convergence_curve_`` (the training error when alpha = 0) falls to
-        ``tol`` times its value before the first update. With early stopping, also
+        ``tol`` times its value before the first update, or to rounding level
+        (``(100 eps)^2`` times that value, eps of the fit's precision), where
+        ``tol=0`` stops. With early stopping, also
         the least gain of the validation score that counts as an improvement (see
         ``early_stopping``).
 
@@ -174,7 +182,12 @@ kernel : str or callable, default="rbf"
 """
 
 SHARED_ATTRIBUTES = """\
-critical_batch_size_ : float
+gamma_ : float or None
+        The kernel coefficient used (``gamma`` with None and "scale" resolved on the
+        training data); None for a kernel without one (a callable, "linear",
+        "cosine", "additive_chi2").
+
+    critical_batch_size_ : float
         Critical batch size m* = beta_P / lambda_P + 1 of the operator actually iterated:
         the preconditioned one when ``n_components_ > 0``, else K + alpha I. Below it a
         batch of m is worth m single-point steps; above it the gain saturates.
@@ -184,7 +197,7 @@ critical_batch_size_ : float
 
     step_size_ : float
         Step size in use when the fit stopped (the chosen one, halved after each
-        back-off).
+        back-off and each stall).
 
     beta_ : float
         ``max_i k(x_i, x_i) + alpha`` over the training points.
@@ -256,6 +269,14 @@ critical_batch_size_ : float
         size and go on from the last good coefficients (those of the last epoch that did
         not diverge).
 
+    n_stalls_ : int
+        How many times the residual stopped falling (its best over 5 epochs at one
+        step size less than 1% below the best before them, and not falling in every
+        one of them) and the fit halved its step size and went on: SGD hovers
+        around the least-squares solution of a system it cannot interpolate
+        (duplicate points with different targets, a singular kernel matrix), closer
+        for a smaller step. After 10 stalls the fit stops with a ConvergenceWarning.
+
     dual_coef_ : ndarray of shape (n_fit,) or (n_fit, n_outputs)
         Coefficients of the kernel expansion f(x) = sum_i dual_coef_[i] k(x_i, x)
         over the n_fit points of ``X_fit_``. After a fit on a Dask cluster, a dask
@@ -305,7 +326,7 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "kernel": [StrOptions(set(PAIRWISE_KERNEL_FUNCTIONS)), callable],
-        "gamma": [Interval(Real, 0, None, closed="left"), None],
+        "gamma": [Interval(Real, 0, None, closed="left"), StrOptions({"scale"}), None],
         "degree": [Interval(Real, 0, None, closed="left")],
         "coef0": [Real],
         "kernel_params": [dict, None],
@@ -386,9 +407,10 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         return tags
 
     def _kernel(self, dtype=np.float64):
+        """The block kernel of the fitted model (its ``gamma_``) in ``dtype``."""
         return make_kernel(
             self.kernel,
-            gamma=self.gamma,
+            gamma=self.gamma_,
             degree=self.degree,
             coef0=self.coef0,
             kernel_params=self.kernel_params,
@@ -404,6 +426,8 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         the backend; nothing here depends on it). Sets the fitted attributes other
         than ``dual_coef_`` and returns the coefficients, 2-D.
         """
+        # Resolved on all of X, held-out rows included, as SVC does; predict uses it.
+        self.gamma_ = resolve_gamma(self.kernel, self.gamma, X)
         early_stopping = self._early_stopping_on(X.shape[0])
         precision = self._precision(early_stopping)
         warm = self._warm_state(X, Y, precision)
@@ -476,6 +500,7 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
                 verbose=self.verbose,
                 monitor=monitor,
                 history=None if warm is None else warm.result,
+                compute_dtype=points.dtype,
             )
             # A warm start goes on from the last coefficients, not the best.
             last_coef = evaluator.coefficients() if self.warm_start else None
@@ -604,6 +629,7 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         self.convergence_curve_ = result.convergence_curve
         self.n_iter_ = result.n_iter
         self.n_backoffs_ = result.n_backoffs
+        self.n_stalls_ = result.n_stalls
         self.early_stopping_ = early_stopping
         self.precision_ = precision
         if monitor.scores is None:
@@ -620,6 +646,21 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
             reason = (
                 f"gave up after {result.n_backoffs} step-size back-offs (the "
                 "iteration kept diverging; check the kernel and step_size)"
+            )
+        elif result.stalled:
+            return (
+                f"{type(self).__name__} stopped because its residual stopped falling: "
+                f"{result.n_stalls} times its best over {STALL_WINDOW} epochs was "
+                f"less than {STALL_GAIN:.0%} below the best before, at a step size "
+                f"halved each time, and the relative residual stays at "
+                f"{min(curve) / curve[0]:.3g} > tol={self.tol}. Most likely the "
+                "training data cannot be interpolated with this kernel (duplicate "
+                "points with different targets, or a singular kernel matrix, such as "
+                "gamma=0 or a degree-0 polynomial); the model is then close to the "
+                "least-squares fit: set alpha > 0 or check the kernel parameters. "
+                "Otherwise the kernel is so smooth that the residual falls too slowly "
+                "(raise gamma or set alpha > 0), or that residual is the rounding "
+                "floor of the fit's precision (raise tol above it)."
             )
         else:
             reason = f"stopped after max_iter={self.max_iter} epochs"
@@ -815,8 +856,8 @@ def _held_out(X, Y, y, split):
 
 def _after_fold_in(result, folded):
     """The solver's result of a fit followed by its fold-in epoch: the curve goes on
-    with the residual over all the rows, and the epochs and back-offs add up; the step
-    stays the fit's (the fold-in's is at most that)."""
+    with the residual over all the rows, and the epochs, back-offs and stalls add up;
+    the step stays the fit's (the fold-in's is at most that)."""
     return Bunch(
         **{
             **result,
@@ -825,6 +866,7 @@ def _after_fold_in(result, folded):
             ),
             "n_iter": result.n_iter + folded.n_iter,
             "n_backoffs": result.n_backoffs + folded.n_backoffs,
+            "n_stalls": result.n_stalls + folded.n_stalls,
         }
     )
 

@@ -64,8 +64,9 @@ class InterpolatingKernelRegressor(
     batch size is ``m* = beta / lambda_1 + 1``. Below m*, the optimal step is
     ``eta = m / beta`` and a batch of m does the work of m single steps (linear
     scaling); above m*, ``eta = 2 m / (beta + (m - 1) lambda_1)`` and each step is worth
-    about one full gradient step (saturation). The preconditioner replaces lambda_1 by
-    about lambda_{q+1} and beta by beta_P.
+    about one full gradient step (saturation). Both are on the edge of stability at
+    m*, so the automatic step is the smaller of the two, the second damped by 0.99.
+    The preconditioner replaces lambda_1 by about lambda_{q+1} and beta by beta_P.
 
     On a Dask cluster (``pip install "sklearn-interp[dask]"``): ``fit`` given a
     ``dask.array.Array`` X runs on the current ``dask.distributed`` Client, with X's row

@@ -13,10 +13,16 @@ Parameters follow :class:`sklearn.kernel_ridge.KernelRidge`: a name from
 ``k(x, y) -> float`` on two 1-D rows with ``kernel_params`` as keyword arguments.
 """
 
+import inspect
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn import get_config
-from sklearn.metrics.pairwise import pairwise_kernels
+from sklearn.metrics.pairwise import (
+    KERNEL_PARAMS,
+    PAIRWISE_KERNEL_FUNCTIONS,
+    pairwise_kernels,
+)
 from sklearn.utils import gen_batches
 from sklearn.utils.extmath import row_norms
 
@@ -73,6 +79,52 @@ def kernel_block_rows(n_columns, dtype, budget=None):
     return rows
 
 
+def resolve_gamma(kernel, gamma, X):
+    """The gamma a fit on X uses: a number, or None for a kernel without one.
+
+    Parameters
+    ----------
+    kernel : str or callable
+        As in :func:`make_kernel`. A callable takes its parameters from
+        ``kernel_params``, and a kernel without a gamma ("linear", "cosine",
+        "additive_chi2") ignores it: both give None.
+    gamma : float, "scale" or None
+        A number is kept. None is the kernel function's scikit-learn default:
+        ``1 / n_features``, or the default in its signature (1.0 for "chi2").
+        "scale" is ``1 / (n_features * X.var())``, as in :class:`~sklearn.svm.SVC`
+        (the variance of all entries of X, sparse or dense; 1.0 when it is 0).
+    X : ndarray, sparse matrix or dask array of shape (n_samples, n_features)
+        Training data.
+
+    Returns
+    -------
+    gamma : float or None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_interp._kernel import resolve_gamma
+    >>> X = np.array([[0.0, 2.0], [2.0, 0.0]])
+    >>> resolve_gamma("rbf", "scale", X), resolve_gamma("chi2", None, X)
+    (0.5, 1.0)
+    """
+    if callable(kernel) or "gamma" not in KERNEL_PARAMS.get(kernel, ()):
+        return None
+    n_features = X.shape[1]
+    if gamma is None:
+        default = inspect.signature(PAIRWISE_KERNEL_FUNCTIONS[kernel]).parameters
+        default = default["gamma"].default
+        return 1.0 / n_features if default is None else float(default)
+    if gamma == "scale":
+        if sp.issparse(X):
+            variance = X.multiply(X).mean() - X.mean() ** 2
+        else:
+            variance = X.var()
+        variance = float(variance.compute() if hasattr(variance, "compute") else variance)
+        return 1.0 / (n_features * variance) if variance != 0 else 1.0
+    return float(gamma)
+
+
 def make_kernel(
     kernel, *, gamma=None, degree=3, coef0=1, kernel_params=None, dtype=np.float64
 ):
@@ -84,7 +136,8 @@ def make_kernel(
         A key of ``PAIRWISE_KERNEL_FUNCTIONS`` or a callable on two 1-D rows.
     gamma, degree, coef0 : float or None
         Kernel parameters, as in :class:`~sklearn.kernel_ridge.KernelRidge`;
-        ignored for a callable kernel.
+        ignored for a callable kernel. ``gamma=None`` is the kernel function's own
+        default (see :func:`resolve_gamma`).
     kernel_params : dict or None
         Keyword arguments of a callable kernel; ignored for a named kernel, as in
         KernelRidge.
@@ -102,7 +155,10 @@ def make_kernel(
     if callable(kernel):
         params = dict(kernel_params or {})
     else:
+        # gamma=None is left out, so that each kernel function applies its own default
+        # (1 / n_features for most, 1.0 for "chi2", which cannot take None).
         params = {"gamma": gamma, "degree": degree, "coef0": coef0}
+        params = {name: value for name, value in params.items() if value is not None}
     return BlockKernel(kernel, params, np.dtype(dtype))
 
 
@@ -140,7 +196,7 @@ class BlockKernel:
         fresh allocation per block); the block is the return value either way.
         """
         if self.kernel == "rbf" and not sp.issparse(B):
-            return _RBFRows(B, self.params["gamma"], self.dtype, self._generic)
+            return _RBFRows(B, self.params.get("gamma"), self.dtype, self._generic)
         return lambda A, out=None: self._generic(A, B)
 
     def diagonal(self, X):

@@ -44,7 +44,9 @@ def plan_fit(points, rng, *, n_components, subsample_size, batch_size, step_size
     3. q, the number of directions to flatten (:func:`_n_components`);
     4. the EigenPro preconditioner and the beta and lambda_1 of the operator it
        iterates (:func:`_preconditioned_operator`);
-    5. m* of that operator, then the batch and step size (:func:`_batch_and_step`).
+    5. m* of that operator, then the batch and step size (:func:`_batch_and_step`);
+       an operator whose lambda_1 equals its beta up to rounding (every kernel entry
+       equal) gets the step that solves its one direction exactly.
 
     Parameters
     ----------
@@ -95,6 +97,9 @@ def plan_fit(points, rng, *, n_components, subsample_size, batch_size, step_size
         alpha=alpha,
     )
     m_star = critical_batch_size(operator.preconditioned_beta, operator.preconditioned_top)
+    rank_one = operator.preconditioned_beta - operator.preconditioned_top <= (
+        numerical_floor(operator.preconditioned_beta, len(subsample), points.dtype)
+    )
     batch_size, step_size = _batch_and_step(
         batch_size,
         step_size,
@@ -103,6 +108,7 @@ def plan_fit(points, rng, *, n_components, subsample_size, batch_size, step_size
         top_eigenvalue=operator.preconditioned_top,
         block_rows=points.block_rows,
         n_samples=n_samples,
+        rank_one=rank_one,
     )
     return Bunch(
         beta=float(beta + alpha),
@@ -241,17 +247,41 @@ def _preconditioned_operator(
 
 
 def _batch_and_step(
-    batch_size, step_size, *, m_star, beta, top_eigenvalue, block_rows, n_samples
+    batch_size,
+    step_size,
+    *,
+    m_star,
+    beta,
+    top_eigenvalue,
+    block_rows,
+    n_samples,
+    rank_one=False,
 ):
     """The automatic batch is m*, at most the memory budget's block and n; a user's
     batch is clipped to n. The automatic step is the optimal one for the batch
-    (:func:`~sklearn_interp._spectrum.optimal_step_size`)."""
+    (:func:`~sklearn_interp._spectrum.optimal_step_size`).
+
+    ``rank_one``: lambda_1 = beta up to rounding, so (K + alpha I)/n is ``beta`` times
+    the all-ones matrix over n (one distinct training point, gamma=0, a degree-0
+    polynomial; alpha = 0). Every prediction is then one number c, and a step on a
+    batch B moves it to ``c - eta beta (c - mean(y_B))``: the theory's steps (m* = 2,
+    eta = 2 / beta) reflect it about the batch mean, while ``eta = 1 / beta`` sets it
+    to the batch mean, for any batch. So the automatic step is ``1 / beta``, and the
+    automatic batch the largest block, whose mean is the least-squares value (the mean
+    of y when the batch is all of it). The step is safe whatever the spectrum: a
+    batch's residual is multiplied by ``I - K_BB / (m beta)``, whose eigenvalues lie
+    in [0, 1].
+    """
     if batch_size == "auto":
-        batch_size = max(1, min(math.floor(m_star), block_rows, n_samples))
+        largest = n_samples if rank_one else math.floor(m_star)
+        batch_size = max(1, min(largest, block_rows, n_samples))
     else:
         batch_size = min(batch_size, n_samples)
     if step_size == "auto":
-        step_size = optimal_step_size(batch_size, beta, top_eigenvalue)
+        if rank_one:
+            step_size = 1.0 / beta
+        else:
+            step_size = optimal_step_size(batch_size, beta, top_eigenvalue)
     return batch_size, step_size
 
 

@@ -20,6 +20,7 @@ KernelRidge's solution for alpha > 0.
 Only blocks of at most ``block_rows x n`` kernel entries exist at any time.
 """
 
+import itertools
 import time
 
 import numpy as np
@@ -50,6 +51,25 @@ MAX_BACKOFFS = 20
 # reached its floor (an inconsistent or rank-deficient problem) from counting.
 MAX_CONSECUTIVE_RISES = 3
 CREEP_FACTOR = 1.1
+
+# A residual within this many units of rounding of the compute precision, relative to the
+# targets (the zero function's residual), counts as converged whatever tol says: below
+# it the residual's ups and downs are rounding noise, not divergence. At 20 points an rbf
+# fit bottoms out at a relative residual of about 40 eps in float64 and below 100 eps in
+# float32 (tests/test_solver.py reaches 1e-5).
+ROUNDING_FLOOR_FACTOR = 100.0
+
+# An epoch ends a stall when the best residual of the last STALL_WINDOW epochs is not
+# STALL_GAIN below the best one before them, and at least one of them did not fall
+# (the step has not changed within the window). A consistent system's residual falls
+# geometrically, by far more, and a slow one (a tiny eigenvalue left) still falls every
+# epoch: a smaller step would only slow it. One that hovers, up and down or flat, is
+# SGD's noise around a least-squares solution that does not interpolate (duplicate
+# points with different targets, a singular kernel matrix), whose radius shrinks with
+# the step. The step is then halved, at most MAX_STALLS times.
+STALL_WINDOW = 5
+STALL_GAIN = 0.01
+MAX_STALLS = 10
 
 
 def sgd_fit(
@@ -91,7 +111,8 @@ def sgd_fit(
     max_iter : int
         Maximum number of epochs.
     tol : float
-        Stop once ``curve[t] <= tol * curve[0]``.
+        Stop once ``curve[t] <= tol * curve[0]``, or once ``curve[t]`` is at rounding
+        level (:func:`rounding_floor`).
     block_rows : int or None
         Largest number of kernel rows (against all n points) computed at once; a batch
         larger than this is evaluated in several blocks. None means the memory budget's.
@@ -122,6 +143,7 @@ def sgd_fit(
             max_iter=max_iter,
             tol=tol,
             verbose=verbose,
+            compute_dtype=kernel.dtype,
         )
         result.coef = evaluator.coefficients()
     return result
@@ -139,13 +161,28 @@ def run_sgd(
     verbose,
     monitor=None,
     history=None,
+    compute_dtype=np.float64,
 ):
-    """The epochs of :func:`sgd_fit` over any evaluator, with the divergence safeguard.
+    """The epochs of :func:`sgd_fit` over any evaluator, with the divergence and stall
+    safeguards.
 
     One loop serves every backend: the evaluator holds the data and the coefficients
     (in this process, or sharded over a cluster) and computes residuals and applies
     updates; this function draws the batches, computes the updates, and decides when
-    to stop or back off.
+    to stop or back off:
+
+    * converged: the epoch's residual is at most ``tol`` times the zero function's, or
+      at most :func:`rounding_floor` (so ``tol=0`` stops at float's floor instead of
+      reading rounding noise as divergence);
+    * diverged: the residual is not finite, rises by ERROR_RISE_FACTOR over the best
+      one, or creeps up MAX_CONSECUTIVE_RISES epochs in a row, above the rounding
+      floor: the step is halved and the last good coefficients restored (a
+      back-off); after MAX_BACKOFFS of them the run gives up;
+    * stalled: after STALL_WINDOW epochs at one step size, their best residual is not
+      STALL_GAIN below the best before them and one of them did not fall (a system
+      without an exact solution, where SGD hovers around the least-squares one): the
+      step is halved and the run goes on from the current coefficients; after
+      MAX_STALLS stalls it stops.
 
     Parameters
     ----------
@@ -163,6 +200,8 @@ def run_sgd(
         The result of an earlier run on the same evaluator's points whose coefficients
         the evaluator starts from (warm start): its curve, safeguard state and step
         size carry on, so the run continues where that one stopped.
+    compute_dtype : numpy.dtype, default=np.float64
+        Precision of the kernel blocks, which sets the rounding floor.
 
     Returns
     -------
@@ -172,15 +211,17 @@ def run_sgd(
         epoch's batches of ``||K[B, :] coef + alpha coef_B - y_B||^2`` measured just
         before each batch's update, so the curve costs no extra pass over the data; for
         alpha = 0 it is the training error), ``n_iter`` (epochs run, back-offs
-        included), ``step_size`` (last step size used), ``n_backoffs``,
-        ``converged``, ``stopped`` (the monitor stopped the run), and the safeguard's
-        state ``best_error`` and ``n_rises`` (for a later warm start). The
+        included), ``step_size`` (last step size used), ``n_backoffs``, ``n_stalls``,
+        ``converged``, ``stopped`` (the monitor stopped the run), ``stalled`` (the run
+        stopped after MAX_STALLS stalls), and the safeguards' state ``best_error``,
+        ``n_rises`` and ``last_step_change`` (for a later warm start). The
         coefficients stay with the evaluator.
     """
     n_samples = evaluator.n_samples
     if history is None:
         curve = [evaluator.initial_error()]
         best_error, n_backoffs, n_rises = curve[0], 0, 0
+        n_stalls, last_step_change = 0, 0
     else:
         curve = list(history.convergence_curve)
         best_error, n_backoffs, n_rises = (
@@ -188,15 +229,17 @@ def run_sgd(
             history.n_backoffs,
             history.n_rises,
         )
+        n_stalls, last_step_change = history.n_stalls, history.last_step_change
         step_size = history.step_size
     first_epoch = len(curve)
-    target = tol * curve[0]
+    floor = rounding_floor(curve[0], compute_dtype)
+    target = max(tol * curve[0], floor)
     converged = curve[-1] <= target
-    stopped = False
+    stopped = stalled = False
     evaluator.snapshot()
 
     for epoch in range(first_epoch, first_epoch + max_iter):
-        if converged or stopped:
+        if converged or stopped or stalled:
             break
         start = time.perf_counter()
         error = _run_epoch(
@@ -205,37 +248,48 @@ def run_sgd(
             batch_size=batch_size,
             step_size=step_size,
             preconditioner=preconditioner,
-            blowup_threshold=BATCH_BLOWUP_FACTOR * n_samples * best_error,
+            blowup_threshold=BATCH_BLOWUP_FACTOR * n_samples * max(best_error, floor),
         )
         n_rises = n_rises + 1 if error > curve[-1] else 0
         creeping = (
             n_rises >= MAX_CONSECUTIVE_RISES
             and error > CREEP_FACTOR * curve[-MAX_CONSECUTIVE_RISES]
         )
-        diverged = (
-            not np.isfinite(error) or error > ERROR_RISE_FACTOR * best_error or creeping
+        diverged = not np.isfinite(error) or (
+            error > floor and (error > ERROR_RISE_FACTOR * best_error or creeping)
         )
+        note = ""
         if diverged:
             n_rises = 0
             evaluator.restore()
             step_size *= STEP_SIZE_BACKOFF
             n_backoffs += 1
+            last_step_change = epoch
             # The curve's values are averages over epochs while the coefficients
             # moved; the restored ones get their exact residual (one pass, only on
             # this rare path), so the next epoch is judged against what it starts
             # from.
             error = best_error = evaluator.mean_squared_residual()
+            note = " (diverged: step size halved, last good coefficients restored)"
         else:
             best_error = min(best_error, error)
             evaluator.snapshot()
         curve.append(error)
         converged = error <= target
+        if not (diverged or converged) and _stalls(curve, last_step_change):
+            if n_stalls >= MAX_STALLS:
+                stalled = True
+                note = " (stalled: stopping)"
+            else:
+                n_stalls += 1
+                step_size *= STEP_SIZE_BACKOFF
+                last_step_change = epoch
+                note = " (stalled: step size halved)"
         if verbose:
-            note = " (diverged: step size halved, last good coefficients restored)"
             print(
                 f"epoch {epoch}: mean squared residual {error:.6g} "
                 f"(relative {error / curve[0] if curve[0] else 0.0:.3g}), "
-                f"step size {step_size:.6g}{note if diverged else ''}, "
+                f"step size {step_size:.6g}{note}, "
                 f"{time.perf_counter() - start:.3g} s"
             )
         if n_backoffs > MAX_BACKOFFS:
@@ -248,11 +302,42 @@ def run_sgd(
         n_iter=len(curve) - 1,
         step_size=step_size,
         n_backoffs=n_backoffs,
+        n_stalls=n_stalls,
         converged=converged,
         stopped=stopped,
+        stalled=stalled,
         best_error=best_error,
         n_rises=n_rises,
+        last_step_change=last_step_change,
     )
+
+
+def rounding_floor(initial_error, compute_dtype):
+    """Mean squared residual at rounding level: ``(ROUNDING_FLOOR_FACTOR * eps)^2``
+    times the zero function's, eps that of the compute precision.
+
+    A residual of rounding size relative to the targets carries no more information:
+    it is where ``tol=0`` stops, and rises below it are not divergence.
+    """
+    eps = np.finfo(compute_dtype).eps
+    return (ROUNDING_FLOOR_FACTOR * eps) ** 2 * initial_error
+
+
+def _stalls(curve, last_step_change):
+    """Whether the last STALL_WINDOW epochs, all at the current step size, failed to
+    lower the best residual before them by STALL_GAIN, and did not all fall.
+
+    ``curve`` holds the zero function's residual at index 0 and epoch t's at index t;
+    ``last_step_change`` is the epoch whose end last changed the step (0: none).
+    """
+    epochs = len(curve) - 1
+    if epochs - last_step_change < STALL_WINDOW:
+        return False
+    recent = min(curve[-STALL_WINDOW:])
+    before = min(curve[:-STALL_WINDOW])
+    window = curve[-STALL_WINDOW - 1 :]
+    hovering = any(later >= earlier for earlier, later in itertools.pairwise(window))
+    return hovering and recent > (1.0 - STALL_GAIN) * before
 
 
 def _run_epoch(evaluator, rng, *, batch_size, step_size, preconditioner, blowup_threshold):

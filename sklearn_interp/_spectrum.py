@@ -7,7 +7,9 @@ is ``alpha_B <- alpha_B - (eta / m) (K[B, :] alpha - y_B)``, and [1]_ gives
 
 * the critical batch size ``m* = beta / lambda_1 + 1`` (:func:`critical_batch_size`);
 * the optimal step size ``eta*(m) = m / beta`` for m <= m* (linear scaling) and
-  ``2 m / (beta + (m - 1) lambda_1)`` beyond it (saturation) (:func:`optimal_step_size`).
+  ``2 m / (beta + (m - 1) lambda_1)`` beyond it (saturation), the smaller of the two
+  with the second damped, so that no batch size sits on the stability edge
+  (:func:`optimal_step_size`).
 
 EigenPro [2]_ [3]_ flattens the top q eigen-directions of K/n, estimated on a subsample,
 so that the operator actually iterated has the much smaller top eigenvalue
@@ -28,7 +30,8 @@ import scipy.linalg
 from sklearn.utils import Bunch, gen_batches
 
 # The saturation-regime step 2m / (beta + (m - 1) lambda_1) sits on the stability edge
-# (1.5 times it diverges); DESIGN.md asks for a damping of 0.99 or less.
+# (1.5 times it diverges), and so does m / beta at m = m*; DESIGN.md asks for a damping
+# of 0.99 or less.
 SATURATION_DAMPING = 0.99
 
 # EigenPro raises the subsample eigenvalue ratios lambda_{q+1} / lambda_i to this power
@@ -77,18 +80,25 @@ def critical_batch_size(beta, top_eigenvalue):
 
 
 def optimal_step_size(batch_size, beta, top_eigenvalue):
-    """Step size ``eta*(m)`` of [1]_ for a batch of ``m = batch_size``.
+    """Step size ``eta(m)`` for a batch of ``m = batch_size``, after [1]_, never on the
+    stability edge.
 
     ``eta`` multiplies the batch-mean gradient, so each residual of the batch is scaled
-    by ``eta / m``:
+    by ``eta / m``. [1]_ gives the optimal step ``m / beta`` for m <= m* (linear
+    scaling; for m = 1 this is ``1 / beta``, randomized Kaczmarz) and
+    ``2 m / (beta + (m - 1) lambda_1)`` for m > m* (saturation). The second is the edge
+    of stability, and at ``m = m*`` both equal ``m* / beta``, so the linear-scaling step
+    is on the edge there too. This function returns the smaller of the two, the second
+    damped::
 
-    * ``m <= m*`` (linear scaling): ``eta*(m) = m / beta``; for m = 1 this is
-      ``1 / beta``, randomized Kaczmarz;
-    * ``m > m*`` (saturation): ``eta*(m) = SATURATION_DAMPING * 2 m /
-      (beta + (m - 1) lambda_1)``, damped because the undamped value sits at the edge
-      of stability.
+        eta(m) = min(m / beta, SATURATION_DAMPING * 2 m / (beta + (m - 1) lambda_1))
 
-    At ``m = m*`` both undamped expressions equal ``m* / beta``.
+    which is ``m / beta`` for ``m <= 0.98 (m* - 1) + 1`` and the damped saturation step
+    from there on, including at and just below m*. No comparison with m* decides the
+    branch, so rounding cannot put the step on the edge: with ``lambda_1 = beta`` (a
+    kernel matrix whose entries are all equal, where m* = 2 and the undamped step
+    reflects the residual, batch after batch, for ever), rounding gives ``lambda_1 =
+    0.9999999999999999`` for beta = 1 and m* a hair above 2.
 
     Parameters
     ----------
@@ -107,12 +117,12 @@ def optimal_step_size(batch_size, beta, top_eigenvalue):
     0.5
     >>> round(optimal_step_size(11, beta=1.0, top_eigenvalue=0.5), 6)  # m* = 3
     3.63
+    >>> optimal_step_size(2, beta=1.0, top_eigenvalue=1.0)  # m = m* = 2: damped
+    1.98
     """
-    if batch_size <= critical_batch_size(beta, top_eigenvalue):
-        return batch_size / beta
-    return (
-        SATURATION_DAMPING * 2.0 * batch_size / (beta + (batch_size - 1) * top_eigenvalue)
-    )
+    linear = batch_size / beta
+    saturation = 2.0 * batch_size / (beta + (batch_size - 1) * top_eigenvalue)
+    return min(linear, SATURATION_DAMPING * saturation)
 
 
 def subsample_eigenpairs(kernel, X_subsample, n_eigenpairs):

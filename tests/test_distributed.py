@@ -15,6 +15,7 @@ import joblib  # noqa: E402
 from distributed import Client, LocalCluster, futures_of, get_task_stream  # noqa: E402
 from sklearn.datasets import make_classification  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.metrics.pairwise import rbf_kernel  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 
 from sklearn_interp import (  # noqa: E402
@@ -88,6 +89,7 @@ LAYOUTS = {
 FITTED_NUMBERS = [
     "n_iter_",
     "n_backoffs_",
+    "n_stalls_",
     "batch_size_",
     "n_components_",
     "subsample_size_",
@@ -142,6 +144,27 @@ def test_regressor_fit_on_cluster_equals_local_fit(
     prediction = remote.predict(X)
     assert isinstance(prediction, np.ndarray)
     assert_allclose(prediction, local.predict(X), rtol=RTOL, atol=RTOL)
+
+
+def test_gamma_scale_on_cluster_equals_local(client, workers, grid_problem):
+    # "scale" is 1 / (n_features * X.var()) computed on the dask X, as on numpy X.
+    X, Y, _ = grid_problem
+    sizes, placement = LAYOUTS["2 workers"]
+    X_dask = scattered(client, X, sizes, [workers[k] for k in placement])
+    # A smooth kernel here: three epochs are enough to compare the two fits.
+    params = {"gamma": "scale", "random_state": 0, "max_iter": 3, "normalize_y": False}
+    with pytest.warns(ConvergenceWarning):
+        local = InterpolatingKernelRegressor(**params).fit(X, Y)
+    with pytest.warns(ConvergenceWarning):
+        remote = InterpolatingKernelRegressor(**params).fit(X_dask, Y)
+    assert isinstance(remote.gamma_, float)
+    assert remote.gamma_ == pytest.approx(1.0 / (X.shape[1] * X.var()), rel=1e-12)
+    assert remote.gamma_ == pytest.approx(local.gamma_, rel=1e-12)
+    # predict uses gamma_ (another gamma would be off by order 1). The two fits differ
+    # by rounding amplified in beta_P for so smooth a kernel, beyond assert_same_fit's
+    # RTOL, and the blockwise products by rounding amplified by large coefficients.
+    expected = rbf_kernel(X, gamma=remote.gamma_) @ remote.dual_coef_.compute()
+    assert_allclose(remote.predict(X), expected, atol=1e-3)
 
 
 def test_shards_live_on_their_workers(client, workers, grid_problem):

@@ -22,6 +22,7 @@ from sklearn_interp import (
     InterpolatingKernelRegressor,
     _plan,
 )
+from sklearn_interp._spectrum import SATURATION_DAMPING
 
 # A converged fit (relative residual <= 1e-20) matches a closed form with condition
 # number below 100 to about 1e-8 relative.
@@ -103,10 +104,17 @@ def test_plain_sgd_diagnostics_follow_the_formulas(make_grid_problem, global_ran
     assert model.n_components_ == 0
     assert model.preconditioned_beta_ == model.beta_
     assert model.batch_size_ == int(m_star)
-    # step_size_ is the step in use at the end: m / beta, halved at each back-off
-    # (the linear-scaling step at m = floor(m*) can sit close to the stability edge).
-    assert model.step_size_ * 2**model.n_backoffs_ == pytest.approx(
-        model.batch_size_ / model.beta_
+    # step_size_ is the step in use at the end: min(m / beta, the damped saturation
+    # step), halved at each back-off and each stall.
+    halvings = model.n_backoffs_ + model.n_stalls_
+    assert model.step_size_ * 2**halvings == pytest.approx(
+        min(
+            model.batch_size_ / model.beta_,
+            SATURATION_DAMPING
+            * 2
+            * model.batch_size_
+            / (model.beta_ + (model.batch_size_ - 1) * model.top_eigenvalue_),
+        )
     )
 
 
@@ -447,7 +455,9 @@ def test_no_preconditioner_is_plain_sgd_of_the_paper(grid_problem):
     K = rbf_kernel(X, gamma=gamma)
     beta, top = 1.0, np.linalg.eigvalsh(K / n)[-1]
     assert m == int(beta / top + 1)
-    step = m / beta  # linear-scaling regime, m <= m*
+    # min(m / beta, 0.99 * 2m / (beta + (m - 1) lambda_1)): m = floor(m*) can be close
+    # enough to m* for the damped saturation step to be the smaller.
+    step = min(m / beta, SATURATION_DAMPING * 2 * m / (beta + (m - 1) * top))
     rng = np.random.RandomState(5)
     rng.choice(n, size=n, replace=False)
     coef = np.zeros(n)
@@ -548,3 +558,248 @@ def test_convergence_warning_points_at_the_callers_line(Estimator):
     with pytest.warns(ConvergenceWarning) as record:
         Estimator(max_iter=1, tol=0.0, random_state=0).fit(X, y)
     assert record[0].filename == __file__
+
+
+def test_chi2_with_default_gamma_matches_kernel_ridge(grid_problem):
+    # gamma=None is chi2_kernel's own default, 1.0 (it used to reach numpy as None).
+    X, Y, X_new, _ = grid_problem
+    X, X_new = X + 1.0, X_new + 1.0  # chi2 needs non-negative features
+    params = {"alpha": 0.3, "kernel": "chi2"}
+    model = InterpolatingKernelRegressor(
+        random_state=0, normalize_y=False, **params, **EXACT
+    ).fit(X, Y)
+    ridge = KernelRidge(gamma=1.0, **params).fit(X, Y)
+    assert model.gamma_ == 1.0
+    assert_allclose(
+        model.predict(X_new), ridge.predict(X_new), rtol=CLOSED_FORM_RTOL, atol=1e-9
+    )
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_gamma_scale_is_resolved_in_fit_and_kept_for_predict(grid_problem, sparse):
+    X, Y, X_new, _ = grid_problem
+    expected = 1.0 / (X.shape[1] * X.var())  # SVC's "scale"
+    X_fit = sp.csr_matrix(X) if sparse else X
+    model = InterpolatingKernelRegressor(gamma="scale", random_state=0, **EXACT)
+    model.fit(X_fit, Y)
+    assert model.gamma_ == pytest.approx(expected, rel=1e-12)
+    exact = InterpolatingKernelRegressor(gamma=expected, random_state=0, **EXACT)
+    assert_allclose(
+        model.predict(X_new), exact.fit(X, Y).predict(X_new), rtol=1e-9, atol=1e-12
+    )
+    # predict uses the fitted gamma_, not the parameter (which is not a number).
+    before = model.predict(X_new)
+    model.set_params(gamma=123.0)
+    assert_allclose(model.predict(X_new), before, rtol=0, atol=0)
+
+
+def test_gamma_is_none_for_kernels_without_one(grid_problem):
+    X, Y, _, _ = grid_problem
+    model = InterpolatingKernelRegressor(
+        kernel="linear", gamma="scale", random_state=0, max_iter=2
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, Y)
+    assert model.gamma_ is None
+
+
+# What users throw at it: high dimension, many outputs, odd batch sizes, duplicates,
+# callable and non-rbf kernels, sparse input, singular kernel matrices. Each against a
+# closed form: the exact interpolant solve(K, y), lstsq's minimum-norm solution or
+# KernelRidge (normalize_y=False, whose solution is exactly these).
+
+# Pointwise relative error of a fit to EXACT settings on a kernel matrix with condition
+# number below 100: the relative residual is below 1e-10, and no target is smaller than
+# 1e-3 of their norm in these draws.
+POINTWISE_RTOL = 1e-6
+
+
+def _cauchy(x, z, gamma=1.0):
+    return 1.0 / (1.0 + gamma * float(np.sum((x - z) ** 2)))
+
+
+def _l2_laplace(x, z, gamma=1.0):
+    return float(np.exp(-gamma * np.sqrt(np.sum((x - z) ** 2))))
+
+
+@pytest.mark.parametrize(
+    "n_samples, n_features",
+    [(200, 500), (100, 10_000), pytest.param(300, 10_000, marks=pytest.mark.slow)],
+)
+def test_interpolates_every_point_at_high_dimension(n_samples, n_features):
+    # Gaussian points in high dimension are nearly orthogonal: with gamma = 1 / d the
+    # off-diagonal entries are about exp(-2) and K is well conditioned.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(n_samples, n_features))
+    y = rng.normal(size=n_samples)
+    model = InterpolatingKernelRegressor(random_state=0, normalize_y=False, **EXACT)
+    model.fit(X, y)
+    K = rbf_kernel(X, gamma=1.0 / n_features)
+    assert np.linalg.cond(K) < 100
+    assert_allclose(model.dual_coef_, np.linalg.solve(K, y), rtol=CLOSED_FORM_RTOL)
+    assert_allclose(model.predict(X), y, rtol=POINTWISE_RTOL, atol=0)
+
+
+def test_thirty_outputs_match_the_interpolant(grid_problem):
+    X, _, X_new, gamma = grid_problem
+    Y = np.random.RandomState(0).normal(size=(len(X), 30))
+    model = InterpolatingKernelRegressor(
+        gamma=gamma, random_state=0, normalize_y=False, **EXACT
+    ).fit(X, Y)
+    K = rbf_kernel(X, gamma=gamma)
+    assert model.predict(X_new).shape == (len(X_new), 30)
+    assert_allclose(model.predict(X), Y, rtol=POINTWISE_RTOL, atol=0)
+    assert_allclose(
+        model.predict(X_new),
+        rbf_kernel(X_new, X, gamma=gamma) @ np.linalg.solve(K, Y),
+        rtol=CLOSED_FORM_RTOL,
+        atol=1e-9,
+    )
+
+
+@pytest.mark.parametrize("batch_size", [65, 10**6])
+def test_batch_size_above_n_is_full_gradient_descent_to_the_interpolant(
+    grid_problem, batch_size
+):
+    X, Y, X_new, gamma = grid_problem
+    model = InterpolatingKernelRegressor(
+        gamma=gamma, batch_size=batch_size, random_state=0, normalize_y=False, **EXACT
+    ).fit(X, Y)
+    assert model.batch_size_ == len(X) < batch_size
+    K = rbf_kernel(X, gamma=gamma)
+    assert_allclose(model.predict(X), Y, rtol=POINTWISE_RTOL, atol=0)
+    assert_allclose(
+        model.predict(X_new),
+        rbf_kernel(X_new, X, gamma=gamma) @ np.linalg.solve(K, Y),
+        rtol=CLOSED_FORM_RTOL,
+        atol=1e-9,
+    )
+
+
+def test_duplicate_rows_with_consistent_targets_interpolate(grid_problem):
+    # K is singular but y is in its range: every solution predicts as the interpolant
+    # of the distinct points does.
+    X, Y, X_new, gamma = grid_problem
+    X2, Y2 = np.vstack([X, X[:20], X[:5]]), np.vstack([Y, Y[:20], Y[:5]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = InterpolatingKernelRegressor(
+            gamma=gamma, random_state=0, normalize_y=False, **EXACT
+        )
+        model.fit(X2, Y2)
+    K = rbf_kernel(X, gamma=gamma)
+    assert_allclose(model.predict(X2), Y2, rtol=POINTWISE_RTOL, atol=0)
+    assert_allclose(
+        model.predict(X_new),
+        rbf_kernel(X_new, X, gamma=gamma) @ np.linalg.solve(K, Y),
+        rtol=CLOSED_FORM_RTOL,
+        atol=1e-9,
+    )
+
+
+@pytest.mark.parametrize(
+    "kernel, gamma", [(_l2_laplace, 1.5), (_cauchy, 4.0)], ids=["l2-laplace", "cauchy"]
+)
+def test_callable_kernels_reach_the_interpolant(make_grid_problem, kernel, gamma):
+    X, Y, X_new, _ = make_grid_problem(0, shape=(6, 6))
+    y = Y[:, 0]
+    model = InterpolatingKernelRegressor(
+        kernel=kernel,
+        kernel_params={"gamma": gamma},
+        random_state=0,
+        normalize_y=False,
+        **EXACT,
+    ).fit(X, y)
+    K = pairwise_kernels(X, metric=kernel, gamma=gamma)
+    assert np.linalg.cond(K) < 1e3
+    assert_allclose(model.predict(X), y, rtol=POINTWISE_RTOL, atol=0)
+    expected = pairwise_kernels(X_new, X, metric=kernel, gamma=gamma) @ np.linalg.solve(
+        K, y
+    )
+    assert_allclose(model.predict(X_new), expected, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"kernel": "linear"},
+        {"kernel": "polynomial", "degree": 3, "gamma": 0.5, "coef0": 1.0},
+        {"kernel": "cosine"},
+    ],
+    ids=["linear", "polynomial", "cosine"],
+)
+def test_linear_polynomial_and_cosine_kernels_match_kernel_ridge(grid_problem, params):
+    X, Y, X_new, _ = grid_problem
+    # alpha = 5: the linear and cosine kernels have rank 2 here, so alpha sets the
+    # condition number of K + alpha I (about 200 for the linear kernel).
+    params = {"alpha": 5.0, **params}
+    model = InterpolatingKernelRegressor(
+        random_state=0, normalize_y=False, **params, **EXACT
+    ).fit(X, Y)
+    ridge = KernelRidge(**params).fit(X, Y)
+    assert_allclose(model.dual_coef_, ridge.dual_coef_, rtol=1e-6, atol=1e-9)
+    assert_allclose(model.predict(X_new), ridge.predict(X_new), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "params, features",
+    [
+        ({"kernel": "linear"}, lambda X: X),
+        (
+            {"kernel": "polynomial", "degree": 2, "gamma": 1.0, "coef0": 1.0},
+            lambda X: np.column_stack([X, X**2, X[:, :1] * X[:, 1:], np.ones(len(X))]),
+        ),
+        ({"kernel": "cosine"}, lambda X: X / np.linalg.norm(X, axis=1, keepdims=True)),
+    ],
+    ids=["linear", "polynomial", "cosine"],
+)
+def test_rank_deficient_kernels_give_the_minimum_norm_solution(params, features):
+    # n = 60 points in 2 dimensions: K has rank 2 (linear, cosine) or 6 (quadratic).
+    # Targets in the span of the kernel's features are interpolated, and SGD started
+    # at zero predicts like lstsq's minimum-norm solution, also at new points.
+    rng = np.random.RandomState(0)
+    X, X_new = rng.uniform(0.5, 2.0, size=(60, 2)), rng.uniform(0.5, 2.0, size=(10, 2))
+    y = features(X) @ rng.normal(size=features(X).shape[1])
+    model = InterpolatingKernelRegressor(
+        random_state=0, normalize_y=False, **params, **EXACT
+    ).fit(X, y)
+    K = pairwise_kernels(X, metric=params["kernel"], filter_params=True, **params)
+    assert np.linalg.matrix_rank(K) < len(X)
+    minimum_norm = np.linalg.lstsq(K, y, rcond=None)[0]
+    K_new = pairwise_kernels(
+        X_new, X, metric=params["kernel"], filter_params=True, **params
+    )
+    assert_allclose(model.predict(X), y, rtol=1e-6, atol=1e-9)
+    assert_allclose(model.predict(X_new), K_new @ minimum_norm, rtol=1e-6, atol=1e-9)
+
+
+def test_rank_deficient_kernel_with_targets_off_its_range_approaches_least_squares():
+    # No interpolant: the stall rule halves the step until it stops, close to the
+    # least-squares fit, and says why.
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(60, 4)), rng.normal(size=60)
+    model = InterpolatingKernelRegressor(
+        kernel="linear", random_state=0, normalize_y=False, **EXACT
+    )
+    with pytest.warns(ConvergenceWarning, match="cannot be interpolated"):
+        model.fit(X, y)
+    assert model.n_stalls_ > 0
+    least_squares = X @ np.linalg.lstsq(X, y, rcond=None)[0]
+    assert_allclose(model.predict(X), least_squares, atol=0.05 * np.std(y))
+
+
+@pytest.mark.parametrize("sparse_format", ["csc", "csr"])
+def test_sparse_input_gives_the_interpolant(grid_problem, sparse_format):
+    X, Y, X_new, gamma = grid_problem
+    X_sparse = sp.csr_matrix(X).asformat(sparse_format)
+    model = InterpolatingKernelRegressor(
+        gamma=gamma, random_state=0, normalize_y=False, **EXACT
+    )
+    model.fit(X_sparse, Y)
+    expected = rbf_kernel(X_new, X, gamma=gamma) @ np.linalg.solve(
+        rbf_kernel(X, gamma=gamma), Y
+    )
+    assert_allclose(model.predict(X_sparse), Y, rtol=POINTWISE_RTOL, atol=0)
+    for X_query in (X_new, sp.csr_matrix(X_new).asformat(sparse_format)):
+        assert_allclose(model.predict(X_query), expected, rtol=CLOSED_FORM_RTOL, atol=1e-9)

@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose
 from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS, pairwise_kernels
 
-from sklearn_interp._kernel import make_kernel
+from sklearn_interp._kernel import make_kernel, resolve_gamma
 
 # float64 kernels agree with scikit-learn's to rounding of the distance expansion.
 FLOAT64_RTOL = 1e-10
@@ -35,6 +35,41 @@ def test_rbf_default_gamma_is_one_over_n_features(data):
     assert_allclose(
         make_kernel("rbf")(Z, X), pairwise_kernels(Z, X, metric="rbf"), rtol=1e-12
     )
+
+
+@pytest.mark.parametrize("name", sorted(PAIRWISE_KERNEL_FUNCTIONS))
+def test_default_gamma_is_the_kernel_functions_default(name, data):
+    # gamma=None used to reach chi2_kernel as None (an object-dtype failure deep in
+    # numpy); each kernel function now applies its own default (chi2: 1.0).
+    X, Z = data
+    expected = pairwise_kernels(Z, X, metric=name)
+    assert_allclose(make_kernel(name)(Z, X), expected, rtol=FLOAT64_RTOL, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        *[("rbf", 0.25), ("laplacian", 0.25), ("polynomial", 0.25), ("sigmoid", 0.25)],
+        *[("chi2", 1.0), ("linear", None), ("cosine", None), ("additive_chi2", None)],
+    ],
+)
+def test_resolve_gamma_none_is_the_scikit_learn_default(name, expected, data):
+    X, _ = data
+    assert resolve_gamma(name, None, X) == expected
+    assert resolve_gamma(name, 0.3, X) == (None if expected is None else 0.3)
+
+
+@pytest.mark.parametrize("sparse", [None, "csr", "csc"])
+def test_resolve_gamma_scale_is_svcs(sparse, data):
+    from sklearn.svm import SVC
+
+    X, _ = data
+    X = X if sparse is None else sp.csr_matrix(X).asformat(sparse)
+    y = np.arange(X.shape[0]) % 2
+    expected = SVC(gamma="scale").fit(X, y)._gamma
+    assert resolve_gamma("rbf", "scale", X) == pytest.approx(expected, rel=1e-12)
+    assert resolve_gamma("rbf", "scale", np.ones((5, 3))) == 1.0  # X.var() == 0
+    assert resolve_gamma(lambda x, y: 1.0, "scale", X) is None
 
 
 def test_callable_kernel_gets_kernel_params_and_ignores_gamma(data):

@@ -13,6 +13,7 @@ from sklearn_interp._plan import fold_in_step_size, numerical_floor, plan_fit
 from sklearn_interp._points import LocalPoints
 from sklearn_interp._spectrum import (
     RESOLUTION_FACTOR,
+    SATURATION_DAMPING,
     critical_batch_size,
     optimal_step_size,
 )
@@ -49,7 +50,11 @@ def test_plain_plan_matches_the_formulas_on_the_whole_training_set(global_random
     m_star = (1.0 + alpha) / (top + alpha / n) + 1.0
     assert plan.critical_batch_size == pytest.approx(m_star, rel=1e-10)
     assert plan.batch_size == math.floor(m_star)
-    assert plan.step_size == pytest.approx(plan.batch_size / (1.0 + alpha), rel=1e-12)
+    # min(m / beta, 0.99 * 2m / (beta + (m - 1) lambda_1)): the batch sits just below
+    # m*, where the damped saturation step can be the smaller.
+    m, beta = plan.batch_size, 1.0 + alpha
+    step = min(m / beta, SATURATION_DAMPING * 2 * m / (beta + (m - 1) * (top + alpha / n)))
+    assert plan.step_size == pytest.approx(step, rel=1e-10)
 
 
 def test_preconditioned_plan_is_consistent_with_its_operator(global_random_seed):

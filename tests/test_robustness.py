@@ -96,6 +96,7 @@ def test_bad_prediction_input_is_rejected_clearly(Estimator, method):
     [
         ("kernel", "no-such-kernel"),
         ("gamma", -1.0),
+        ("gamma", "auto"),
         ("degree", -2),
         ("coef0", "one"),
         ("kernel_params", 3),
@@ -133,15 +134,79 @@ def test_duplicate_rows_with_conflicting_targets_give_their_mean():
     y = np.tile([0.0, 1.0], 10)  # each duplicated point has targets 0 and 1
     model = _fit_quietly(InterpolatingKernelRegressor(gamma=10.0, random_state=0), X, y)
     assert np.isfinite(model.dual_coef_).all()
-    # The least-squares fit of two conflicting targets is their mean; constant-step
-    # SGD hovers around it.
-    assert_allclose(model.predict(X[::2]), 0.5, atol=0.15)
+    # The least-squares fit of two conflicting targets is their mean; SGD hovers
+    # around it, and each stall halves the step and the radius it hovers at.
+    assert model.n_stalls_ > 0
+    assert_allclose(model.predict(X[::2]), 0.5, atol=0.02)
 
 
 def test_constant_targets():
     X, _ = _data()
     model = InterpolatingKernelRegressor(gamma=2.0, random_state=0).fit(X, np.full(40, 7.0))
     assert_allclose(model.predict(X), 7.0, atol=1e-2)
+
+
+# Kernel matrices with all entries equal: lambda_1 = beta, m* = 2, where the theory's
+# step reflects the common prediction about the targets for ever.
+ALL_EQUAL_KERNELS = {
+    "one distinct point": ({}, np.zeros((10, 2))),
+    "rbf, gamma=0": ({"gamma": 0.0}, np.random.RandomState(0).normal(size=(12, 3))),
+    "degree-0 polynomial": (
+        {"kernel": "polynomial", "degree": 0},
+        np.random.RandomState(1).normal(size=(15, 2)),
+    ),
+}
+
+
+@pytest.mark.parametrize("normalize_y", [False, True])
+@pytest.mark.parametrize("case", ALL_EQUAL_KERNELS)
+def test_all_equal_kernel_with_constant_targets_interpolates(case, normalize_y):
+    params, X = ALL_EQUAL_KERNELS[case]
+    y = np.full(len(X), 7.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = InterpolatingKernelRegressor(
+            random_state=0, normalize_y=normalize_y, **params
+        ).fit(X, y)
+    assert_allclose(model.predict(X), 7.0, rtol=1e-10)
+    assert model.n_backoffs_ == 0
+
+
+@pytest.mark.parametrize("normalize_y", [False, True])
+@pytest.mark.parametrize("case", ["rbf, gamma=0", "degree-0 polynomial"])
+def test_all_equal_kernel_with_varying_targets_gives_their_mean(case, normalize_y):
+    # K = beta * ones: the least-squares (minimum-norm) fit predicts the mean of y
+    # everywhere; no interpolant exists, and the warning says so.
+    params, X = ALL_EQUAL_KERNELS[case]
+    y = np.random.RandomState(2).normal(size=len(X))
+    model = InterpolatingKernelRegressor(random_state=0, normalize_y=normalize_y, **params)
+    with pytest.warns(ConvergenceWarning, match="cannot be interpolated"):
+        model.fit(X, y)
+    assert_allclose(model.predict(X), y.mean(), rtol=1e-10)
+    assert_allclose(model.predict(X + 1.0), y.mean(), rtol=1e-10)
+
+
+def test_all_equal_kernel_classifier_predicts_the_majority_class():
+    X = np.random.RandomState(0).normal(size=(11, 2))
+    y = np.array([0] * 7 + [1] * 4)
+    model = InterpolatingKernelClassifier(gamma=0.0, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="cannot be interpolated"):
+        model.fit(X, y)
+    assert_array_equal(model.predict(X), 0)
+
+
+def test_tol_zero_stops_at_the_rounding_floor_without_false_divergence():
+    # tol=0 drives the fit to float64's floor; rounding noise there used to read as
+    # divergence (21 back-offs and "the iteration kept diverging").
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(20, 3)), rng.normal(size=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = InterpolatingKernelRegressor(random_state=0, tol=0, max_iter=300)
+        model.fit(X, y)
+    assert model.n_backoffs_ == 0
+    assert model.convergence_curve_[-1] <= 1e-26 * model.convergence_curve_[0]
+    assert_allclose(model.predict(X), y, rtol=1e-10)
 
 
 @pytest.mark.parametrize("precision", ["float64", "float32"])

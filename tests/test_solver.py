@@ -8,7 +8,15 @@ from sklearn.metrics.pairwise import rbf_kernel
 from sklearn_interp import _evaluator
 from sklearn_interp._kernel import make_kernel
 from sklearn_interp._points import LocalPoints
-from sklearn_interp._solver import MAX_BACKOFFS, sgd_fit
+from sklearn_interp._solver import (
+    MAX_BACKOFFS,
+    MAX_STALLS,
+    ROUNDING_FLOOR_FACTOR,
+    STALL_WINDOW,
+    _stalls,
+    rounding_floor,
+    sgd_fit,
+)
 from sklearn_interp._spectrum import (
     critical_batch_size,
     eigenpro_preconditioner,
@@ -262,3 +270,87 @@ def test_float32_blocks_converge_close_to_float64(problem):
     )
     assert result.coef.dtype == np.float64
     assert_allclose(K @ result.coef, Y, atol=1e-4)
+
+
+def test_tol_zero_stops_at_the_rounding_floor_without_backoffs(problem):
+    # tol=0 drives the residual to float64's floor; rounding noise there is neither
+    # divergence nor a reason to halve the step, and the fit counts as converged.
+    X, Y, K = problem
+    result = sgd_fit(
+        X,
+        Y,
+        make_kernel("rbf", gamma=GAMMA),
+        np.random.RandomState(0),
+        **_plain_settings(K, 10),
+        max_iter=2000,
+        tol=0.0,
+    )
+    curve = result.convergence_curve
+    assert result.converged
+    assert result.n_backoffs == 0 and result.n_stalls == 0
+    assert curve[-1] <= rounding_floor(curve[0], np.float64)
+    assert_allclose(result.coef, np.linalg.solve(K, Y), rtol=COEF_RTOL)
+
+
+def test_rounding_floor_is_relative_to_the_targets():
+    eps = np.finfo(np.float64).eps
+    assert rounding_floor(4.0, np.float64) == pytest.approx(
+        4.0 * (ROUNDING_FLOOR_FACTOR * eps) ** 2
+    )
+    assert rounding_floor(1.0, np.float32) > rounding_floor(1.0, np.float64)
+
+
+def test_inconsistent_system_stalls_halves_the_step_and_stops(problem):
+    # Duplicate points with different targets: no interpolant exists, and SGD hovers
+    # around the least-squares solution, closer the smaller the step. The stall rule
+    # halves the step MAX_STALLS times and then stops; the predictions on the
+    # duplicates approach the least-squares ones, their targets' mean.
+    X, Y, _ = problem
+    X2 = np.vstack([X, X])
+    spread = np.where(np.arange(len(X)) % 2, 1.0, -1.0)[:, np.newaxis]
+    Y2 = np.vstack([Y - spread, Y + spread])
+    K2 = rbf_kernel(X2, gamma=GAMMA)
+    result = sgd_fit(
+        X2,
+        Y2,
+        make_kernel("rbf", gamma=GAMMA),
+        np.random.RandomState(0),
+        **_plain_settings(K2, 8),
+        max_iter=1000,
+        tol=1e-8,
+    )
+    assert not result.converged
+    assert result.stalled and result.n_stalls == MAX_STALLS
+    assert result.n_backoffs == 0
+    assert result.n_iter >= (MAX_STALLS + 1) * STALL_WINDOW
+    least_squares = K2 @ np.linalg.lstsq(K2, Y2, rcond=None)[0]
+    assert_allclose(least_squares[: len(X)], Y, atol=1e-6)  # the targets' mean
+    # The step ends at 2^-10 of the first: the noise around the least-squares fit is a
+    # few percent of the targets' spread of 1 on the duplicates.
+    assert_allclose(K2 @ result.coef, least_squares, atol=0.05)
+
+
+def test_healthy_fits_do_not_stall(seeded_problem, global_random_seed):
+    X, Y, K = seeded_problem
+    result = sgd_fit(
+        X,
+        Y,
+        make_kernel("rbf", gamma=GAMMA),
+        np.random.RandomState(global_random_seed),
+        **_plain_settings(K, 1),
+        max_iter=500,
+        tol=1e-20,
+    )
+    assert result.converged and result.n_stalls == 0 and result.n_backoffs == 0
+
+
+def test_stall_rule_needs_a_hovering_or_flat_window():
+    hovering = [1.0, 0.5, 0.30, 0.31, 0.305, 0.302, 0.30, 0.303]
+    flat = [1.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]
+    # Falls by 0.1% an epoch: too slowly to gain 1% in the window, but every epoch.
+    steady = [0.999**epoch for epoch in range(12)]
+    assert _stalls(hovering, last_step_change=0)
+    assert _stalls(flat, last_step_change=0)
+    assert not _stalls(steady, last_step_change=0)
+    # A window that overlaps the last change of step size is not judged yet.
+    assert not _stalls(hovering, last_step_change=len(hovering) - STALL_WINDOW)

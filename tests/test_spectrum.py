@@ -32,26 +32,42 @@ def test_step_size_for_single_point_is_kaczmarz(beta):
 
 
 def test_step_size_linear_regime():
-    beta, top = 2.0, 0.1  # m* = 21
-    for m in [1, 5, 20, 21]:
+    beta, top = 2.0, 0.1  # m* = 21; m / beta holds up to 0.98 (m* - 1) + 1 = 20.6
+    for m in [1, 5, 20]:
         assert optimal_step_size(m, beta, top) == pytest.approx(m / beta)
 
 
 def test_step_size_saturation_regime():
     beta, top = 2.0, 0.1  # m* = 21
-    for m in [22, 50, 1000]:
+    for m in [21, 22, 50, 1000]:
         expected = SATURATION_DAMPING * 2 * m / (beta + (m - 1) * top)
         assert optimal_step_size(m, beta, top) == pytest.approx(expected)
 
 
-def test_step_size_is_continuous_at_the_critical_batch_size():
+def test_step_size_is_damped_at_the_critical_batch_size():
+    # At m = m* both undamped expressions equal m* / beta, the edge of stability; the
+    # rule takes the damped one on both sides of m*, so it is continuous there.
     beta, top = 1.0, 0.25  # m* = 5 exactly
     m_star = critical_batch_size(beta, top)
-    assert optimal_step_size(m_star, beta, top) == pytest.approx(m_star / beta)
     undamped_saturation = 2 * m_star / (beta + (m_star - 1) * top)
     assert undamped_saturation == pytest.approx(m_star / beta)
-    just_above = optimal_step_size(m_star + 1e-9, beta, top)
-    assert just_above == pytest.approx(SATURATION_DAMPING * m_star / beta)
+    for m in [m_star - 1e-9, m_star, m_star + 1e-9]:
+        assert optimal_step_size(m, beta, top) == pytest.approx(
+            SATURATION_DAMPING * m_star / beta
+        )
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.3, 7.0])
+@pytest.mark.parametrize("rounding", [0.0, -1.0, 1.0])
+def test_step_size_is_off_the_edge_when_all_kernel_entries_are_equal(beta, rounding):
+    # K = beta * ones: lambda_1 = beta, m* = 2, and with a batch of m each step moves
+    # the common prediction c to c - eta beta (c - mean(y_B)): eta = 2 / beta reflects
+    # it for ever. Rounding of lambda_1 (0.9999999999999999 for beta = 1) must not
+    # decide the branch.
+    top = beta * (1.0 + rounding * np.finfo(float).eps)
+    for m in [1, 2, 3, 10]:
+        factor = 1.0 - optimal_step_size(m, beta, top) * beta
+        assert abs(factor) <= 1.0 - 2.0 * (1.0 - SATURATION_DAMPING) + 1e-12
 
 
 def test_step_size_saturates_towards_full_gradient_step():
@@ -69,11 +85,15 @@ def test_critical_batch_size_and_step_size_for_random_spectra(global_random_seed
     m_star = critical_batch_size(beta, top)
     assert m_star == pytest.approx(beta / top + 1)
     for m in rng.randint(1, int(10 * m_star) + 2, size=20):
-        if m <= m_star:  # linear scaling
-            expected = m / beta
-        else:  # saturation
-            expected = SATURATION_DAMPING * 2 * m / (beta + (m - 1) * top)
-        assert optimal_step_size(m, beta, top) == pytest.approx(expected)
+        step = optimal_step_size(m, beta, top)
+        saturation = SATURATION_DAMPING * 2 * m / (beta + (m - 1) * top)
+        if m <= (2 * SATURATION_DAMPING - 1) * (m_star - 1) + 1:
+            expected = m / beta  # linear scaling, clear of m*
+        else:  # near or beyond m*: the damped saturation step
+            expected = saturation
+        assert step == pytest.approx(expected)
+        # Never on the edge of stability of either regime.
+        assert step <= saturation * (1 + 1e-12) and step <= m / beta * (1 + 1e-12)
 
 
 def test_subsample_eigenpairs_match_eigvalsh_when_subsample_is_data():
