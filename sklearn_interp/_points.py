@@ -35,6 +35,10 @@ from ._evaluator import LocalEvaluator, single_threaded_blas
 from ._kernel import kernel_block_rows
 from ._spectrum import reduced_diagonal_max
 
+# Entries of a dense X hashed at once when looking for identical rows: the chunk's
+# words are the only copy of X made, 8 MB at 2^20 entries.
+HASH_CHUNK_ENTRIES = 2**20
+
 
 def is_dask_array(X):
     """Whether X is a ``dask.array.Array`` (False, without importing Dask, if no one
@@ -151,7 +155,7 @@ def positive_rows(sample_weight):
 
 
 def merge_duplicates(X, Y, sample_weight):
-    """The fit's points: rows of X that are identical merged into one point.
+    """The fit's points: rows of X that are identical (bitwise) merged into one point.
 
     In the weighted loss ``sum_i w_i ||y_i - f(x_i)||^2`` the rows of one point x
     only meet through f(x): together they are the point x with the summed weight W
@@ -161,7 +165,7 @@ def merge_duplicates(X, Y, sample_weight):
     as alpha tends to 0, where the rows as given make an inconsistent system.
 
     When rows were merged or the weights differ, the merged points come in one
-    canonical order (sorted by their bytes), whatever the order of the rows: a row
+    canonical order (by a hash of their bytes), whatever the order of the rows: a row
     of weight k and k copies of it with weight 1 then give the same fit (the same
     path of the SGD, not only the same limit). Otherwise X comes back as it is.
 
@@ -181,12 +185,18 @@ def merge_duplicates(X, Y, sample_weight):
         :func:`unmerge`).
     """
     n_samples = X.shape[0]
-    keys = _row_keys(X)
-    _, first, point = np.unique(keys, return_index=True, return_inverse=True)
+    _, first, point = np.unique(_row_keys(X), return_index=True, return_inverse=True)
+    point = point.ravel()
+    if not sp.issparse(X) and not _identical_to_first(X, first, point):
+        # Two different rows of one hash (astronomically rare): exact keys, at the
+        # cost of a copy of X.
+        X_bytes = np.ascontiguousarray(X)
+        keys = X_bytes.view(np.dtype((np.void, X.dtype.itemsize * X.shape[1])))
+        _, first, point = np.unique(keys.ravel(), return_index=True, return_inverse=True)
+        point = point.ravel()
     uniform = sample_weight is None or (sample_weight == sample_weight[0]).all()
     if len(first) == n_samples and uniform:
         return Bunch(X=X, Y=Y, weight=sample_weight, rows=None)
-    point = point.ravel()
     weight = np.ones(n_samples) if sample_weight is None else sample_weight
     total = np.bincount(point, weights=weight, minlength=len(first))
     merged_Y = Y[first].copy()
@@ -210,23 +220,59 @@ def unmerge(coef, merged):
 
 
 def _row_keys(X):
-    """One key per row that is equal for identical rows: the row's bytes (dense), or
-    its column indices and values (CSR, duplicates summed, explicit zeros dropped)."""
-    if sp.issparse(X):
-        X = X.tocsr(copy=True)
-        X.sum_duplicates()
-        X.eliminate_zeros()
-        X.sort_indices()
-        keys = np.empty(X.shape[0], dtype=object)
-        for i in range(X.shape[0]):
-            start, stop = X.indptr[i], X.indptr[i + 1]
-            keys[i] = (
-                X.indices[start:stop].astype(np.int64).tobytes()
-                + X.data[start:stop].tobytes()
-            )
-        return keys
-    X = np.ascontiguousarray(X)
-    return X.view(np.dtype((np.void, X.dtype.itemsize * X.shape[1]))).ravel()
+    """One key per row, equal for identical rows: a 64-bit hash of a dense row's
+    bytes (:func:`_row_hashes`), or a CSR row's column indices and values
+    (duplicates summed, explicit zeros dropped)."""
+    if not sp.issparse(X):
+        return _row_hashes(X)
+    X = X.tocsr(copy=True)
+    X.sum_duplicates()
+    X.eliminate_zeros()
+    X.sort_indices()
+    keys = np.empty(X.shape[0], dtype=object)
+    for i in range(X.shape[0]):
+        start, stop = X.indptr[i], X.indptr[i + 1]
+        keys[i] = (
+            X.indices[start:stop].astype(np.int64).tobytes() + X.data[start:stop].tobytes()
+        )
+    return keys
+
+
+def _row_hashes(X):
+    """A 64-bit hash of each row of a dense X: the splitmix64 mix of each word of the
+    row (xored with its position's), summed modulo 2^64. Computed in chunks of rows,
+    so that no copy of X is made (sorting the rows' bytes would copy all of X)."""
+    n_samples, n_features = X.shape
+    word = np.dtype(f"u{X.dtype.itemsize}")
+    positions = _mix(np.arange(1, n_features + 1, dtype=np.uint64))
+    hashes = np.empty(n_samples, dtype=np.uint64)
+    for rows in gen_batches(n_samples, max(1, HASH_CHUNK_ENTRIES // n_features)):
+        words = np.ascontiguousarray(X[rows]).view(word).astype(np.uint64)
+        hashes[rows] = _mix(words ^ positions).sum(axis=1)
+    return hashes
+
+
+def _mix(words):
+    """splitmix64's finalizer, elementwise on uint64 (wrapping arithmetic)."""
+    words = (words ^ (words >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    words = (words ^ (words >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return words ^ (words >> np.uint64(31))
+
+
+def _identical_to_first(X, first, point):
+    """Whether every row of a dense X has the bytes of its group's first row."""
+    counts = np.bincount(point, minlength=len(first))
+    shared = np.flatnonzero(counts[point] > 1)
+    if not len(shared):
+        return True
+    word = np.dtype(f"u{X.dtype.itemsize}")
+    for chunk in gen_batches(len(shared), max(1, HASH_CHUNK_ENTRIES // X.shape[1])):
+        rows = shared[chunk]
+        these = np.ascontiguousarray(X[rows]).view(word)
+        firsts = np.ascontiguousarray(X[first[point[rows]]]).view(word)
+        if not np.array_equal(these, firsts):
+            return False
+    return True
 
 
 def gather(array):

@@ -5,6 +5,7 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 
+from sklearn_interp import _points as points
 from sklearn_interp._points import (
     merge_duplicates,
     positive_rows,
@@ -80,3 +81,23 @@ def test_validation_split_of_some_rows():
     train, held_out = validation_split(10, 0.2, np.random.RandomState(0), rows=rows)
     assert len(held_out) == 2
     assert_array_equal(np.sort(np.concatenate([train, held_out])), rows)
+
+
+def test_rows_of_one_hash_are_told_apart(monkeypatch):
+    # Every row hashed alike: the exact comparison of the rows decides.
+    monkeypatch.setattr(points, "_row_hashes", lambda X: np.zeros(len(X), np.uint64))
+    X = np.array([[1.0, 2.0], [3.0, 4.0], [1.0, 2.0]])
+    merged = merge_duplicates(X, np.array([[1.0], [2.0], [3.0]]), None)
+    found = {
+        tuple(row): (target[0], weight)
+        for row, target, weight in zip(merged.X, merged.Y, merged.weight, strict=True)
+    }
+    assert found == {(1.0, 2.0): (2.0, 2.0), (3.0, 4.0): (2.0, 1.0)}
+
+
+def test_float32_rows_and_signed_zeros():
+    X = np.array([[0.0, 1.5], [-0.0, 1.5], [0.0, 1.5]], dtype=np.float32)
+    merged = merge_duplicates(X, np.ones((3, 1)), None)
+    # Identical bytes only: -0.0 stays its own point.
+    assert len(merged.X) == 2
+    assert sorted(merged.weight) == [1.0, 2.0]
