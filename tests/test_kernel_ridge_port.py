@@ -251,7 +251,8 @@ def test_weights_that_leave_one_class_raise():
 
 # A few epochs are enough to compare the scores; the fit is still improving then.
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_early_stopping_scores_the_held_out_rows_with_their_weights():
+@pytest.mark.parametrize("scoring", [None, "r2", "loss"])
+def test_early_stopping_scores_the_held_out_rows_with_their_weights(scoring):
     X_small, target = _rbf_problem(n_samples=200)
     rng = np.random.RandomState(0)
     weight = rng.uniform(0.1, 10, size=len(target))
@@ -260,8 +261,10 @@ def test_early_stopping_scores_the_held_out_rows_with_their_weights():
         gamma=2.0,
         alpha=0.1,
         early_stopping=True,
+        scoring=scoring,
         max_iter=3,
         precision="float64",  # the scores during the fit, as predict computes them
+        normalize_y=False,  # "loss" is then in the units of the targets
         random_state=0,
     ).fit(X_small, target, sample_weight=weight)
     # The split is the first draw of the fit's random state, over the rows of
@@ -269,9 +272,11 @@ def test_early_stopping_scores_the_held_out_rows_with_their_weights():
     rows = np.flatnonzero(weight > 0)
     train, held_out = validation_split(len(rows), 0.1, np.random.RandomState(0), rows=rows)
     assert_array_equal(model.X_fit_, X_small[train])
-    expected = r2_score(
-        target[held_out], model.predict(X_small[held_out]), sample_weight=weight[held_out]
-    )
+    prediction = model.predict(X_small[held_out])
+    expected = r2_score(target[held_out], prediction, sample_weight=weight[held_out])
+    if scoring == "loss":
+        squared_error = (prediction - target[held_out]) ** 2
+        expected = -np.average(squared_error, weights=weight[held_out])
     assert model.best_validation_score_ == pytest.approx(expected, rel=1e-9)
 
 
