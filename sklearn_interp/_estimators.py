@@ -206,7 +206,9 @@ class InterpolatingKernelRegressor(
         ``_y_std``."""
         n_outputs = Y.shape[1]
         self._y_mean, self._y_std = np.zeros(n_outputs), np.ones(n_outputs)
-        if self.normalize_y and sample_weight is not None:
+        # Equal weights are no weights here: the unweighted statistics, to the bit.
+        weighted = sample_weight is not None and (sample_weight != sample_weight[0]).any()
+        if self.normalize_y and weighted:
             self._y_mean = np.average(Y, axis=0, weights=sample_weight)
             variance = np.average((Y - self._y_mean) ** 2, axis=0, weights=sample_weight)
             std = np.sqrt(variance)
