@@ -249,7 +249,9 @@ critical_batch_size_ : float
         are averaged over the epoch. It therefore costs no extra pass over the data, and
         slightly overstates the residual of the coefficients at the end of the epoch.
         An epoch that diverged (and was undone) records the exact residual of the
-        coefficients it restored.
+        coefficients it restored. The mean runs over the points fitted (identical
+        rows count once); with ``sample_weight`` and ``alpha > 0`` it is the
+        residual of the weighted system, each point's times ``sqrt(w_i)``.
 
     n_iter_ : int
         Number of epochs run, over all the calls to ``fit`` of a warm start.
