@@ -14,9 +14,30 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._kernel import make_kernel, resolve_gamma
+from ._kernel import (
+    PrecomputedKernel,
+    WeightedKernel,
+    index_positions,
+    indices,
+    make_kernel,
+    resolve_gamma,
+    with_scale,
+)
 from ._plan import fold_in_step_size, plan_fit
-from ._points import decision, fingerprint, gather, training_points, validation_split
+from ._points import (
+    decision,
+    fingerprint,
+    first_rows,
+    gather,
+    is_dask_array,
+    merge_duplicates,
+    merge_sum,
+    points_of_rows,
+    positive_rows,
+    training_points,
+    unmerge,
+    validation_split,
+)
 from ._solver import MAX_BACKOFFS, STALL_GAIN, STALL_WINDOW, run_sgd
 from ._spectrum import critical_batch_size
 
@@ -51,7 +72,12 @@ kernel : str or callable, default="rbf"
         "polynomial", "linear", ...), with the same meaning of ``gamma``, ``degree`` and
         ``coef0`` as in :class:`~sklearn.kernel_ridge.KernelRidge`, or a callable
         ``k(x, y) -> float`` on two 1-D rows (slow: called once per pair of points,
-        as in KernelRidge).
+        as in KernelRidge). "precomputed", as in KernelRidge: X in ``fit`` is the
+        square kernel matrix ``K(X_train, X_train)``, and in ``predict`` the matrix
+        ``K(X_test, X_train)`` of shape (n_test, n_train); the fit reads its
+        entries block by block and never modifies it (the ridge term is added to
+        the residuals, not to the diagonal), and the model keeps no copy of it.
+        Not on a Dask cluster.
 
     gamma : float, "scale" or None, default=None
         Kernel coefficient of "rbf", "laplacian", "polynomial", "chi2" and "sigmoid";
@@ -132,10 +158,14 @@ kernel : str or callable, default="rbf"
         out, as scikit-learn's estimators do, cost 0.3 to 0.5 percentage points of
         test accuracy on 40-feature classification data at 20,000 and 100,000
         points; the fold-in epoch gains back about 40 percent of that for the time
-        of one epoch. On a Dask cluster the held-out rows stay out. "auto" turns early
-        stopping on above 10,000 samples, where the fit to ``tol`` spends most of its
-        epochs on digits the test error does not see; below, the exact interpolant
-        (or KernelRidge solution) is cheap and is what ``fit`` computes.
+        of one epoch. On a Dask cluster the held-out rows stay out. With
+        ``sample_weight``, only the samples of positive weight are split, and the
+        validation score is the weighted one. For ``kernel="precomputed"`` the
+        held-out rows are scored through their columns against the training rows,
+        ``K[val][:, train]``. "auto" turns early stopping on above 10,000 samples
+        (of positive weight), where the fit to ``tol`` spends most of its epochs on
+        digits the test error does not see; below, the exact interpolant (or
+        KernelRidge solution) is cheap and is what ``fit`` computes.
 
     scoring : str, callable or None, default=None
         Validation score of early stopping: None is the estimator's own ``score``
@@ -200,7 +230,11 @@ gamma_ : float or None
         back-off and each stall).
 
     beta_ : float
-        ``max_i k(x_i, x_i) + alpha`` over the training points.
+        ``max_i k(x_i, x_i) + alpha`` over the training points. For a fit with
+        ``sample_weight`` and ``alpha > 0``, that of the operator iterated,
+        ``S K S + alpha I`` with ``S = diag(sqrt(w))``: ``max_i w_i k(x_i, x_i) +
+        alpha`` (with one weight w for all samples, ``K + (alpha / w) I``); the
+        other spectrum diagnostics below are of that operator too.
 
     top_eigenvalue_ : float
         Estimate of lambda_1, the top eigenvalue of (K + alpha I)/n: the top eigenvalue
@@ -238,7 +272,9 @@ gamma_ : float or None
         are averaged over the epoch. It therefore costs no extra pass over the data, and
         slightly overstates the residual of the coefficients at the end of the epoch.
         An epoch that diverged (and was undone) records the exact residual of the
-        coefficients it restored.
+        coefficients it restored. The mean runs over the points fitted (identical
+        rows count once); with ``sample_weight`` and ``alpha > 0`` it is the
+        residual of the weighted system, each point's times ``sqrt(w_i)``.
 
     n_iter_ : int
         Number of epochs run, over all the calls to ``fit`` of a warm start; with
@@ -279,14 +315,19 @@ gamma_ : float or None
 
     dual_coef_ : ndarray of shape (n_fit,) or (n_fit, n_outputs)
         Coefficients of the kernel expansion f(x) = sum_i dual_coef_[i] k(x_i, x)
-        over the n_fit points of ``X_fit_``. After a fit on a Dask cluster, a dask
-        array in the row chunks of ``X_fit_``, kept on the workers.
+        over the n_fit points of ``X_fit_``. Identical rows of X are fitted as one
+        point, whose coefficient they share in proportion to their weights. After
+        a fit on a Dask cluster, a dask array in the row chunks of ``X_fit_``, kept
+        on the workers.
 
-    X_fit_ : ndarray of shape (n_fit, n_features)
-        Training data the model was fitted to, needed for prediction: all of X
-        (the held-out rows of early stopping folded back in). After a fit on a Dask
-        cluster, the training dask array (in row chunks, persisted), kept on the
-        workers, without early stopping's held-out rows.
+    X_fit_ : ndarray of shape (n_fit, n_features) or (n_fit,)
+        Training data the model was fitted to, needed for prediction: the rows of X
+        of positive ``sample_weight`` (all of them without weights; early
+        stopping's held-out rows are folded back in). For ``kernel="precomputed"``,
+        the indices of these rows, which are the columns of ``K(X_test, X_train)``
+        that ``predict`` reads (the model keeps no kernel matrix). After a fit on a
+        Dask cluster, the training dask array (in row chunks, persisted), kept on
+        the workers, without early stopping's held-out rows.
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -295,6 +336,26 @@ gamma_ : float or None
         Names of features seen during fit, when X has feature names that are all
         strings.
 """
+
+
+SHARED_SAMPLE_WEIGHT = """\
+Weights w_i of the samples in the loss
+            ``sum_i w_i ||y_i - f(x_i)||^2 + alpha ||f||^2`` of
+            :class:`~sklearn.kernel_ridge.KernelRidge`. With ``alpha > 0`` the fit
+            converges to KernelRidge's weighted solution, which it solves in
+            KernelRidge's form ``(S K S + alpha I) c = S y``, ``a = S c`` with
+            ``S = diag(sqrt(w))``: m* and the step size are those of the weighted
+            kernel ``sqrt(w_i) k(x_i, x_j) sqrt(w_j)``. With ``alpha=0`` every
+            sample of positive weight is interpolated whatever its weight, so the
+            weights change neither the solution nor the step sizes; the SGD only
+            visits the points in another order when the weights differ. Either
+            way, a sample of weight 0 is left out of the fit (KernelRidge gives it
+            a zero coefficient), identical rows are fitted as one point of their
+            summed weight at their weighted mean target, so a weight of k is the
+            row repeated k times, and with early stopping the held-out rows'
+            scores are weighted. None means unit weights, a number that weight for
+            every sample. Negative, non-finite or all-zero weights raise a
+            ValueError; a fit on a Dask cluster does not take weights."""
 
 
 SHARED_REFERENCES = """\
@@ -310,13 +371,15 @@ SHARED_REFERENCES = """\
 
 def fill_doc(cls):
     """Insert the shared parameter, attribute and reference text into a class
-    docstring."""
+    docstring, and the shared sample_weight text into its ``fit``'s."""
     for key, text in [
         ("%(parameters)s", SHARED_PARAMETERS),
         ("%(attributes)s", SHARED_ATTRIBUTES),
         ("%(references)s", SHARED_REFERENCES),
         ("%(n_iter_no_change)s", str(N_ITER_NO_CHANGE)),
+        ("%(sample_weight)s", SHARED_SAMPLE_WEIGHT),
     ]:
+        cls.fit.__doc__ = cls.fit.__doc__.replace(key, text)
         cls.__doc__ = cls.__doc__.replace(key, text)
     return cls
 
@@ -325,7 +388,7 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
     """Parameters, validation and the fit recipe shared by both estimators."""
 
     _parameter_constraints: dict = {
-        "kernel": [StrOptions(set(PAIRWISE_KERNEL_FUNCTIONS)), callable],
+        "kernel": [StrOptions({*PAIRWISE_KERNEL_FUNCTIONS, "precomputed"}), callable],
         "gamma": [Interval(Real, 0, None, closed="left"), StrOptions({"scale"}), None],
         "degree": [Interval(Real, 0, None, closed="left")],
         "coef0": [Real],
@@ -404,10 +467,16 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True  # CSR input, through pairwise_kernels
+        # X is a kernel matrix: cross-validation takes K[train][:, train] in fit and
+        # K[test][:, train] in predict, as for KernelRidge.
+        tags.input_tags.pairwise = self.kernel == "precomputed"
         return tags
 
-    def _kernel(self, dtype=np.float64):
-        """The block kernel of the fitted model (its ``gamma_``) in ``dtype``."""
+    def _kernel(self, dtype=np.float64, X=None):
+        """The block kernel of the fitted model (its ``gamma_``) in ``dtype``; for
+        ``kernel="precomputed"``, the one that reads the training kernel matrix X."""
+        if self.kernel == "precomputed":
+            return PrecomputedKernel(X, dtype)
         return make_kernel(
             self.kernel,
             gamma=self.gamma_,
@@ -417,54 +486,76 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
             dtype=dtype,
         )
 
-    def _fit_targets(self, X, Y, y):
+    def _fit_targets(self, X, Y, y, sample_weight=None):
         """Fit f to the 2-D float64 targets Y; the recipe shared by both estimators.
 
         X, Y (encoded targets) and y (the targets as given, for the validation score)
         are validated arrays, or dask arrays in the same row chunks for a fit on the
         current Dask cluster (:func:`sklearn_interp._points.training_points` chooses
-        the backend; nothing here depends on it). Sets the fitted attributes other
-        than ``dual_coef_`` and returns the coefficients, 2-D.
+        the backend; nothing here depends on it); X is the training kernel matrix for
+        ``kernel="precomputed"``. ``sample_weight`` is validated (or None). Sets the
+        fitted attributes other than ``dual_coef_`` and returns the coefficients of
+        the rows of ``X_fit_``, 2-D.
         """
         # Resolved on all of X, held-out rows included, as SVC does; predict uses it.
         self.gamma_ = resolve_gamma(self.kernel, self.gamma, X)
-        early_stopping = self._early_stopping_on(X.shape[0])
+        rows = positive_rows(sample_weight)
+        n_rows = X.shape[0] if rows is None else len(rows)
+        early_stopping = self._early_stopping_on(n_rows)
         precision = self._precision(early_stopping)
-        warm = self._warm_state(X, Y, precision)
+        warm = self._warm_state(X, Y, sample_weight, precision)
         rng = check_random_state(self.random_state) if warm is None else warm.rng
         if warm is not None:
             split = warm.split
         elif early_stopping:
             split = validation_split(
-                X.shape[0], self.validation_fraction, rng, stratify=self._stratify(y)
+                n_rows,
+                self.validation_fraction,
+                rng,
+                stratify=self._stratify(y if rows is None else y[rows]),
+                rows=rows,
             )
         else:
-            split = None
-        Y = self._normalized_targets(Y)
-        X_train, Y_train, validation = _held_out(X, Y, y, split)
+            split = None if rows is None else (rows, None)
+        # Normalized on every row of positive weight, held-out ones included: the
+        # fold-in epoch fits all of them to the same targets.
+        Y = self._normalized_targets(Y, sample_weight)
+        data = self._fit_data(X, Y, y, sample_weight, split)
 
-        kernel = self._kernel(COMPUTE_DTYPES[precision])
-        with training_points(X_train, kernel, targets=Y_train, alpha=self.alpha) as points:
-            plan = self._plan(points, rng) if warm is None else warm.plan
+        kernel = self._kernel(COMPUTE_DTYPES[precision], X)
+        if data.scale is not None:
+            kernel = WeightedKernel(kernel)
+        with training_points(data.X, kernel, targets=data.Y, alpha=data.ridge) as points:
+            plan = self._plan(points, rng, data.ridge) if warm is None else warm.plan
             if self.verbose:
                 self._print_plan(plan, points)
-            monitor = _EpochMonitor(self, validation=validation, fitted_points=points.X_fit)
-            fold_in = split is not None and points.starts_from_coefficients
+            monitor = _EpochMonitor(
+                self,
+                validation=data.validation,
+                fitted_points=(
+                    points.X_fit if data.fitted_points is None else data.fitted_points
+                ),
+                validation_weight=data.validation_weight,
+                scoring_X=data.scoring_X,
+                scale=data.scale,
+            )
+            fold_in = data.validation is not None and points.starts_from_coefficients
             result, coef, last_coef = self._run_sgd(
                 points, plan, rng, monitor, warm, last=not fold_in
             )
-            self.X_fit_ = points.X_fit
+        # The rows fitted (as given: unmerged), or a precomputed kernel's columns.
+        self.X_fit_ = points.X_fit if data.X_fit is None else data.X_fit
         best_coef, reported = coef, result
         if fold_in:
-            coef, folded = self._fold_in(
-                X, Y, kernel, split, plan, rng, monitor, coef, result.step_size
+            coef, data, folded = self._fold_in(
+                X, Y, sample_weight, split, data, plan, rng, monitor, coef, result
             )
             reported = _after_fold_in(result, folded)
         self._set_fit_attributes(plan, reported, monitor, early_stopping, precision)
         self._warm = None
         if self.warm_start:
             self._warm = Bunch(
-                key=self._warm_key(X, Y.shape[1], precision),
+                key=self._warm_key(X, Y.shape[1], sample_weight, precision),
                 rng=rng,
                 split=split,
                 plan=plan,
@@ -478,7 +569,82 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         if not (result.converged or result.stopped):
             # stacklevel 4: _fit_targets <- fit <- _fit_context's wrapper <- the caller.
             warnings.warn(self._not_converged_message(result), ConvergenceWarning, 4)
-        return coef
+        if data.scale is not None:
+            coef = coef * data.scale[:, np.newaxis]  # a = S c
+        return unmerge(coef, data.merged)
+
+    def _fit_data(self, X, Y, y, sample_weight, split):
+        """The points, targets and ridge terms the SGD fits, and the held-out rows.
+
+        ``split`` is ``(train, held_out)`` (indices; ``held_out`` None when nothing is
+        held out) or None for all rows. Rows of zero weight are in neither. Y is
+        normalized (:meth:`_normalized_targets`). Identical training rows are merged
+        (:func:`~sklearn_interp._points.merge_duplicates`; not for a dask X or a
+        precomputed kernel). A ridge fit with weights w solves KernelRidge's
+        ``(S K S + alpha I) c = S y`` with ``S = diag(sqrt(w))``: the points carry
+        ``sqrt(w)`` as a last column for the
+        :class:`~sklearn_interp._kernel.WeightedKernel` (the held-out rows 1), the
+        targets are ``S y``, and ``scale`` turns c into the coefficients ``a = S c``;
+        with one weight w for all, it is the ridge fit with ``alpha / w``. For a
+        precomputed kernel the points are the training samples' indices
+        (:func:`~sklearn_interp._kernel.indices`), and so are ``X_fit_`` and the
+        held-out rows scored by the fit's own predictions; a scorer gets the
+        held-out rows of the matrix.
+        """
+        precomputed = self.kernel == "precomputed"
+        points = indices(X.shape[0]) if precomputed else X
+        X_train, Y_train, train, validation = _held_out(points, Y, y, split)
+        weight = sample_weight
+        if weight is not None and train is not None:
+            weight = weight[train]
+        validation_weight = scoring_X = None
+        if validation is not None:
+            held_out = split[1]
+            if sample_weight is not None:
+                validation_weight = sample_weight[held_out]
+            if precomputed and self.scoring not in (None, "loss"):
+                scoring_X = X[held_out]
+        if precomputed or is_dask_array(X_train):
+            merged = Bunch(X=X_train, Y=Y_train, weight=weight, rows=None)
+        else:
+            merged = merge_duplicates(X_train, Y_train, weight)
+        points, targets, ridge, scale = merged.X, merged.Y, self.alpha, None
+        weight = merged.weight
+        if weight is not None and self.alpha and (weight == weight[0]).all():
+            # One weight w for all: the ridge fit with alpha / w.
+            ridge = self.alpha / weight[0]
+        elif weight is not None and self.alpha:
+            # KernelRidge's form of the weighted ridge fit (see WeightedKernel).
+            scale = np.sqrt(weight)
+            points, targets = with_scale(points, scale), targets * scale[:, np.newaxis]
+            if validation is not None:
+                X_val = validation[0]
+                scoring_X = X_val if scoring_X is None else scoring_X
+                X_val = with_scale(X_val, np.ones(X_val.shape[0]))
+                validation = (X_val, *validation[1:])
+        return Bunch(
+            X=points,
+            Y=targets,
+            ridge=ridge,
+            scale=scale,
+            merged=merged,
+            # What the coefficients of the points belong to in a model (a precomputed
+            # kernel's columns), and X_fit_ (the rows as given, unmerged); None where
+            # they are the points' own X_fit (a dask X's is persisted on the cluster).
+            fitted_points=(
+                index_positions(merged.X)
+                if precomputed
+                else (None if scale is None else merged.X)
+            ),
+            X_fit=(
+                index_positions(X_train)
+                if precomputed
+                else (None if merged.rows is None and scale is None else X_train)
+            ),
+            validation=validation,
+            validation_weight=validation_weight,
+            scoring_X=scoring_X,
+        )
 
     def _run_sgd(self, points, plan, rng, monitor, warm, *, last):
         """The epochs of the fit over ``points``: the solver's result, the coefficients
@@ -510,34 +676,56 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
                 monitor.end()
             return result, evaluator.coefficients(), last_coef
 
-    def _fold_in(self, X, Y, kernel, split, plan, rng, monitor, coef, step_size):
+    def _fold_in(self, X, Y, sample_weight, split, data, plan, rng, monitor, coef, result):
         """One more epoch over all the rows, early stopping's held-out rows included,
         from the coefficients kept (zero for the held-out rows), with the same plan.
 
-        Returns the coefficients over all the rows and the solver's result for the
-        epoch. It draws its batches from a copy of ``rng``, so that a warm start goes
-        on from the random state of the epochs before it.
+        ``data``, ``plan`` and ``coef`` are those of the fit over the training rows.
+        Returns the coefficients of the fit over all the rows, its data
+        (:meth:`_fit_data`), and the solver's result for the epoch. The epoch draws
+        its batches from a copy of ``rng``, so that a warm start goes on from the
+        random state of the epochs before it.
         """
-        train, _ = split
-        initial = np.zeros((X.shape[0], coef.shape[1]))
-        initial[train] = coef
+        train, held_out = split
+        rows = np.union1d(train, held_out)
+        full = self._fit_data(X, Y, None, sample_weight, (rows, None))
+        # The kept coefficients as the model's coefficients of the rows (a = S c,
+        # shared among merged rows), then merged and scaled as the new points are.
+        model_coef = coef if data.scale is None else coef * data.scale[:, np.newaxis]
+        row_coef = np.zeros((len(rows), coef.shape[1]))
+        row_coef[np.searchsorted(rows, train)] = unmerge(model_coef, data.merged)
+        initial = merge_sum(row_coef, full.merged)
+        if full.scale is not None:
+            initial /= full.scale[:, np.newaxis]
         preconditioner = plan.preconditioner
         if preconditioner is not None:
-            # The subsample's indices, from the training rows' to all the rows'.
+            # The subsample, from points of the training rows to the new points.
             preconditioner = Bunch(**preconditioner)
-            preconditioner.subsample = train[preconditioner.subsample]
-        with training_points(X, kernel, targets=Y, alpha=self.alpha) as points:
+            subsample_rows = train[first_rows(data.merged)[preconditioner.subsample]]
+            preconditioner.subsample = points_of_rows(full.merged)[
+                np.searchsorted(rows, subsample_rows)
+            ]
+        # The precision of an early-stopped fit.
+        kernel = self._kernel(COMPUTE_DTYPES[self._precision(True)], X)
+        if full.scale is not None:
+            kernel = WeightedKernel(kernel)
+        step_size = result.step_size
+        with training_points(full.X, kernel, targets=full.Y, alpha=full.ridge) as points:
             if self.step_size == "auto":
                 # The held-out rows can raise beta; a back-off of the fit carries over.
                 X_subsample = None
                 if preconditioner is not None:
                     X_subsample = points.take(preconditioner.subsample)[0]
                 step_size *= (
-                    fold_in_step_size(plan, points, X_subsample, alpha=self.alpha)
+                    fold_in_step_size(plan, points, X_subsample, alpha=full.ridge)
                     / plan.step_size
                 )
             with points.evaluator(preconditioner, initial=initial) as evaluator:
-                monitor.fold_in(evaluator, points.X_fit)
+                monitor.fold_in(
+                    evaluator,
+                    points.X_fit if full.fitted_points is None else full.fitted_points,
+                    full.scale,
+                )
                 folded = run_sgd(
                     evaluator,
                     copy.deepcopy(rng),
@@ -548,10 +736,11 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
                     tol=0.0,
                     verbose=self.verbose,
                     monitor=monitor,
+                    compute_dtype=points.dtype,
                 )
                 monitor.end()
-                self.X_fit_ = points.X_fit
-                return evaluator.coefficients(), folded
+                self.X_fit_ = points.X_fit if full.X_fit is None else full.X_fit
+                return evaluator.coefficients(), full, folded
 
     def _early_stopping_on(self, n_samples):
         if self.early_stopping == "auto":
@@ -567,11 +756,13 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         """Labels to stratify the validation split by (the classifier's), or None."""
         return None
 
-    def _normalized_targets(self, Y):
+    def _normalized_targets(self, Y, sample_weight):
         """The targets the SGD fits (the regressor's ``normalize_y``)."""
         return Y
 
-    def _plan(self, points, rng):
+    def _plan(self, points, rng, ridge):
+        """The plan of the fit with ridge term ``ridge`` (``alpha``, or ``alpha / w``
+        for one weight w of all samples)."""
         return plan_fit(
             points,
             rng,
@@ -579,24 +770,26 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
             subsample_size=self.subsample_size,
             batch_size=self.batch_size,
             step_size=self.step_size,
-            alpha=self.alpha,
+            alpha=ridge,
         )
 
-    def _warm_key(self, X, n_outputs, precision):
-        """What must match for a warm start: the data and every setting of the plan."""
+    def _warm_key(self, X, n_outputs, sample_weight, precision):
+        """What must match for a warm start: the data, the weights and every setting
+        of the plan."""
         params = self.get_params()
         for name in ("max_iter", "tol", "n_iter_no_change", "warm_start", "verbose"):
             params.pop(name)
         params["precision"] = precision
-        return (fingerprint(X), n_outputs, repr(sorted(params.items())))
+        weights = None if sample_weight is None else fingerprint(sample_weight)
+        return (fingerprint(X), weights, n_outputs, repr(sorted(params.items())))
 
-    def _warm_state(self, X, Y, precision):
+    def _warm_state(self, X, Y, sample_weight, precision):
         """The state to continue from, if ``warm_start`` and the data and settings are
         those of the last fit; else None."""
         warm = getattr(self, "_warm", None) if self.warm_start else None
         if warm is None or warm.key[0] is None:
             return None  # no fit to continue, or one on a Dask cluster
-        if warm.key != self._warm_key(X, Y.shape[1], precision):
+        if warm.key != self._warm_key(X, Y.shape[1], sample_weight, precision):
             return None
         return warm
 
@@ -681,10 +874,11 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         check_is_fitted(self)
         return decision(self, X)
 
-    def _validation_score(self, decision, Y, y):
+    def _validation_score(self, decision, Y, y, sample_weight=None):
         """The estimator's own score of the predictions ``decision`` (2-D, in the
-        fitted targets' units) of held-out rows with targets ``y``, and the per-row
-        terms whose mean it is (to compare two epochs on the same rows)."""
+        fitted targets' units) of held-out rows with targets ``y`` and weights
+        ``sample_weight``, and the per-row terms whose (weighted) mean it is (to
+        compare two epochs on the same rows)."""
         raise NotImplementedError
 
     def _reconstruction(self, coef, X_fit):
@@ -704,13 +898,36 @@ class _EpochMonitor:
         ``(X_val, Y_val, y_val)``: held-out rows, their fitted targets (encoded and
         normalized) and their targets as given; None without early stopping.
     fitted_points : array
-        The training points the coefficients belong to (``X_fit_``).
+        The training points the coefficients belong to (``X_fit_`` of the model
+        of an epoch).
+    validation_weight : ndarray of shape (n_val,) or None, default=None
+        The held-out rows' sample weights: the scores are weighted means over them.
+    scoring_X : array or None, default=None
+        The held-out rows as a scorer's ``predict`` takes them, where they differ
+        from ``X_val`` (the rows of a precomputed kernel matrix, where ``X_val``
+        holds their indices; the rows without the scale column of a weighted ridge
+        fit).
+    scale : ndarray of shape (n_points,) or None, default=None
+        Factors from the fit's coefficients to the model's (``sqrt(w)`` for a
+        weighted ridge fit, see :class:`~sklearn_interp._kernel.WeightedKernel`).
     """
 
-    def __init__(self, estimator, *, validation, fitted_points):
+    def __init__(
+        self,
+        estimator,
+        *,
+        validation,
+        fitted_points,
+        validation_weight=None,
+        scoring_X=None,
+        scale=None,
+    ):
         self.estimator = estimator
         self.validation = validation
         self.fitted_points = fitted_points
+        self.validation_weight = validation_weight
+        self.scoring_X = scoring_X
+        self.scale = scale
         self.scores = None
         self.reference = None  # (score, per-row terms) of the last significant gain
         self.n_no_change = 0
@@ -755,11 +972,13 @@ class _EpochMonitor:
             self.context.call_on_fit_task_begin(estimator=self.estimator)
             self._open_epoch()
 
-    def fold_in(self, evaluator, fitted_points):
-        """Go on to the fold-in epoch, over all the rows: no held-out rows are left
-        to score it on; the callbacks see it as one more epoch."""
+    def fold_in(self, evaluator, fitted_points, scale):
+        """Go on to the fold-in epoch, over all the rows (their points and scale):
+        no held-out rows are left to score it on; the callbacks see it as one more
+        epoch."""
         self.evaluator = evaluator
         self.fitted_points = fitted_points
+        self.scale = scale
         self.validation = None
         if self.context is not None and self.epoch_context is None:
             self._open_epoch()  # the fit ended on a stop, which closed its epochs
@@ -772,16 +991,19 @@ class _EpochMonitor:
         """The validation score of the evaluator's current coefficients, and its
         per-row terms (None for a scorer, which gives only the score)."""
         X_val, Y_val, y_val = self.validation
+        weight = self.validation_weight
         if self.scorer is not None:
             model = copy.copy(self.estimator)
             for name, value in self.reconstruction().items():
                 setattr(model, name, value)
-            return float(self.scorer(model, X_val, y_val)), None
+            X_scored = X_val if self.scoring_X is None else self.scoring_X
+            weights = {} if weight is None else {"sample_weight": weight}
+            return float(self.scorer(model, X_scored, y_val, **weights)), None
         decision = self.evaluator.decision(X_val)
         if self.estimator.scoring == "loss":
             terms = -np.mean((decision - Y_val) ** 2, axis=1)
-            return float(np.mean(terms)), terms
-        return self.estimator._validation_score(decision, Y_val, y_val)
+            return float(np.average(terms, weights=weight)), terms
+        return self.estimator._validation_score(decision, Y_val, y_val, weight)
 
     def min_gain(self, terms):
         """The least gain over the reference score that counts as an improvement:
@@ -792,13 +1014,23 @@ class _EpochMonitor:
         if terms is None:
             return self.estimator.tol
         difference = terms - self.reference[1]
-        noise = float(np.std(difference)) / np.sqrt(len(difference))
+        weight = self.validation_weight
+        if weight is None:
+            noise = float(np.std(difference)) / np.sqrt(len(difference))
+        else:
+            # The weighted standard deviation over Kish's effective number of
+            # weighted samples (n_val for equal weights).
+            mean = np.average(difference, weights=weight)
+            spread = np.average((difference - mean) ** 2, weights=weight)
+            n_effective = weight.sum() ** 2 / np.sum(weight**2)
+            noise = float(np.sqrt(spread / n_effective))
         return max(self.estimator.tol, noise)
 
     def reconstruction(self):
-        return self.estimator._reconstruction(
-            self.evaluator.coefficients(), self.fitted_points
-        )
+        coef = self.evaluator.coefficients()
+        if self.scale is not None:
+            coef = coef * self.scale[:, np.newaxis]
+        return self.estimator._reconstruction(coef, self.fitted_points)
 
     def __call__(self, epoch, evaluator):
         """After a good epoch: True to stop."""
@@ -845,13 +1077,15 @@ class _EpochMonitor:
 
 
 def _held_out(X, Y, y, split):
-    """The training rows, and the held-out ``(X, Y, y)`` brought here (None without a
-    split)."""
+    """The training rows of X and Y, their indices (None: all rows), and the
+    held-out ``(X, Y, y)`` brought here (None without)."""
     if split is None:
-        return X, Y, None
+        return X, Y, None, None
     train, held_out = split
-    validation = tuple(gather(array[held_out]) for array in (X, Y, y))
-    return X[train], Y[train], validation
+    validation = None
+    if held_out is not None:
+        validation = tuple(gather(array[held_out]) for array in (X, Y, y))
+    return X[train], Y[train], train, validation
 
 
 def _after_fold_in(result, folded):

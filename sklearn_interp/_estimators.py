@@ -10,7 +10,13 @@ from ._base import (
     fill_doc,
     restored_on_failure,
 )
-from ._points import encode_classes, gather, labels_of, validate_training_data
+from ._points import (
+    encode_classes,
+    gather,
+    labels_of,
+    positive_rows,
+    validate_training_data,
+)
 
 
 @fill_doc
@@ -41,6 +47,7 @@ class InterpolatingKernelRegressor(
         are interpolated either way. With ``alpha > 0`` the fit converges to
         KernelRidge's solution for the centred targets plus the mean; set
         ``normalize_y=False`` for exactly ``KernelRidge(alpha=alpha)``'s solution.
+        With ``sample_weight``, the weighted mean and standard deviation.
 
     Attributes
     ----------
@@ -155,7 +162,7 @@ class InterpolatingKernelRegressor(
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the kernel machine by mini-batch SGD.
 
         Parameters
@@ -163,9 +170,12 @@ class InterpolatingKernelRegressor(
         X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
             Training data. A ``dask.array.Array`` runs the fit on the current
             ``dask.distributed`` cluster, its row chunks sharded over the workers
-            (see the Notes of the class).
+            (see the Notes of the class). For ``kernel="precomputed"``, the kernel
+            matrix ``K(X_train, X_train)`` of shape (n_samples, n_samples).
         y : array-like or dask array of shape (n_samples,) or (n_samples, n_outputs)
             Target values.
+        sample_weight : float or array-like of shape (n_samples,), default=None
+            %(sample_weight)s
 
         Returns
         -------
@@ -182,18 +192,29 @@ class InterpolatingKernelRegressor(
         True
         """
         with restored_on_failure(self):
-            X, y = validate_training_data(self, X, y, multi_output=True, y_numeric=True)
+            X, y, sample_weight = validate_training_data(
+                self, X, y, sample_weight, multi_output=True, y_numeric=True
+            )
             Y = y.astype(np.float64)
-            coef = self._fit_targets(X, Y[:, np.newaxis] if y.ndim == 1 else Y, y)
+            Y = Y[:, np.newaxis] if y.ndim == 1 else Y
+            coef = self._fit_targets(X, Y, y, sample_weight)
             self.dual_coef_ = coef[:, 0] if y.ndim == 1 else coef
         return self
 
-    def _normalized_targets(self, Y):
-        """Y centred and scaled (``normalize_y``); the shift and scale are kept for
-        ``predict`` as ``_y_mean`` and ``_y_std``."""
+    def _normalized_targets(self, Y, sample_weight):
+        """Y centred and scaled (``normalize_y``) by its (weighted) mean and standard
+        deviation; the shift and scale are kept for ``predict`` as ``_y_mean`` and
+        ``_y_std``."""
         n_outputs = Y.shape[1]
         self._y_mean, self._y_std = np.zeros(n_outputs), np.ones(n_outputs)
-        if self.normalize_y:
+        # Equal weights are no weights here: the unweighted statistics, to the bit.
+        weighted = sample_weight is not None and (sample_weight != sample_weight[0]).any()
+        if self.normalize_y and weighted:
+            self._y_mean = np.average(Y, axis=0, weights=sample_weight)
+            variance = np.average((Y - self._y_mean) ** 2, axis=0, weights=sample_weight)
+            std = np.sqrt(variance)
+            self._y_std = np.where(std > 0, std, 1.0)
+        elif self.normalize_y:
             self._y_mean = np.asarray(gather(Y.mean(axis=0)), dtype=np.float64)
             std = np.asarray(gather(Y.std(axis=0)), dtype=np.float64)
             # Constant targets: nothing to scale.
@@ -206,15 +227,17 @@ class InterpolatingKernelRegressor(
         prediction = decision * self._y_std + self._y_mean
         return prediction[:, 0] if single_output else prediction
 
-    def _validation_score(self, decision, Y, y):
+    def _validation_score(self, decision, Y, y, sample_weight=None):
         # During fit: dual_coef_ is not set yet. R^2 averaged over the outputs is the
-        # mean over rows of 1 - mean_j (y_ij - f_ij)^2 / var(y_j).
+        # (weighted) mean over rows of 1 - mean_j (y_ij - f_ij)^2 / var(y_j).
         y = y.reshape(len(y), -1)
         prediction = self._predictions(decision, False)
-        spread = np.var(y, axis=0)
+        mean = np.average(y, axis=0, weights=sample_weight)
+        spread = np.average((y - mean) ** 2, axis=0, weights=sample_weight)
         spread[spread == 0] = 1.0
         terms = 1.0 - np.mean((y - prediction) ** 2 / spread, axis=1)
-        return float(r2_score(y, prediction)), terms
+        score = r2_score(y, prediction, sample_weight=sample_weight)
+        return float(score), terms
 
     def _reconstruction(self, coef, X_fit):
         return {
@@ -229,7 +252,9 @@ class InterpolatingKernelRegressor(
         Parameters
         ----------
         X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
-            Samples. A dask array gives a dask array, computed blockwise.
+            Samples. A dask array gives a dask array, computed blockwise. For
+            ``kernel="precomputed"``, the kernel matrix ``K(X, X_train)`` against
+            the training samples, of shape (n_samples, n_train).
 
         Returns
         -------
@@ -306,7 +331,7 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the kernel classifier by mini-batch SGD.
 
         Parameters
@@ -314,9 +339,13 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
         X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
             Training data. A ``dask.array.Array`` runs the fit on the current
             ``dask.distributed`` cluster, its row chunks sharded over the workers
-            (see the Notes of the class).
+            (see the Notes of the class). For ``kernel="precomputed"``, the kernel
+            matrix ``K(X_train, X_train)`` of shape (n_samples, n_samples).
         y : array-like or dask array of shape (n_samples,)
-            Class labels (numbers or strings), at least two distinct.
+            Class labels (numbers or strings), at least two distinct among the
+            samples of positive weight.
+        sample_weight : float or array-like of shape (n_samples,), default=None
+            %(sample_weight)s
 
         Returns
         -------
@@ -333,25 +362,30 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
         array([0, 1])
         """
         with restored_on_failure(self):
-            X, y = validate_training_data(self, X, y)
-            Y, classes = encode_classes(y)
+            X, y, sample_weight = validate_training_data(self, X, y, sample_weight)
+            # The classes are those of the samples fitted: of positive weight.
+            rows = positive_rows(sample_weight)
+            Y, classes = encode_classes(y if rows is None else y[rows])
+            if rows is not None:
+                # Targets of the zero-weight rows, which the fit leaves out, are 0.
+                Y = _spread(Y, rows, len(y))
             if len(classes) < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs samples of at least 2 classes in the "
                     f"data, but the data contains only one class: {classes[0]!r}."
                 )
             self.classes_ = classes
-            coef = self._fit_targets(X, Y, y)
+            coef = self._fit_targets(X, Y, y, sample_weight)
             self.dual_coef_ = coef[:, 0] if Y.shape[1] == 1 else coef
         return self
 
     def _stratify(self, y):
         return y
 
-    def _validation_score(self, decision, Y, y):
+    def _validation_score(self, decision, Y, y, sample_weight=None):
         scores = decision[:, 0] if decision.shape[1] == 1 else decision
         correct = (labels_of(scores, self.classes_) == y).astype(np.float64)
-        return float(np.mean(correct)), correct
+        return float(np.average(correct, weights=sample_weight)), correct
 
     def decision_function(self, X):
         """Decision values f(x) of the encoded classes.
@@ -359,7 +393,9 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
         Parameters
         ----------
         X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
-            Samples. A dask array gives a dask array, computed blockwise.
+            Samples. A dask array gives a dask array, computed blockwise. For
+            ``kernel="precomputed"``, the kernel matrix ``K(X, X_train)`` against
+            the training samples, of shape (n_samples, n_train).
 
         Returns
         -------
@@ -384,7 +420,9 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
         Parameters
         ----------
         X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
-            Samples. A dask array gives a dask array, computed blockwise.
+            Samples. A dask array gives a dask array, computed blockwise. For
+            ``kernel="precomputed"``, the kernel matrix ``K(X, X_train)`` against
+            the training samples, of shape (n_samples, n_train).
 
         Returns
         -------
@@ -401,3 +439,10 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
         True
         """
         return labels_of(self.decision_function(X), self.classes_)
+
+
+def _spread(values, rows, n_rows):
+    """``values`` at ``rows`` of an array of ``n_rows`` rows, 0 elsewhere."""
+    out = np.zeros((n_rows, *values.shape[1:]), dtype=values.dtype)
+    out[rows] = values
+    return out

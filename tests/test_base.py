@@ -40,10 +40,10 @@ def no_fold_in(monkeypatch):
     monkeypatch.setattr(LocalPoints, "starts_from_coefficients", False)
 
 
-def _fit_quietly(model, X, y):
+def _fit_quietly(model, X, y, **fit_params):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return model.fit(X, y)
+        return model.fit(X, y, **fit_params)
 
 
 def _scores(values):
@@ -445,3 +445,53 @@ def test_fold_in_is_one_more_epoch_over_all_rows_from_the_best_coefficients(
     before = np.mean((kept.decision_function(X[held_out]) - Y_held) ** 2)
     after = np.mean((folded.decision_function(X[held_out]) - Y_held) ** 2)
     assert after < 0.5 * before
+
+
+def _regression_with_duplicates(n=300):
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, size=(n, 2))
+    X[n // 2 : n // 2 + 40] = X[:40]  # duplicates, some of them held out
+    y = np.sin(3 * X[:, 0]) + X[:, 1]
+    return X, y, rng.uniform(0.5, 2.0, size=n)
+
+
+@pytest.mark.parametrize("case", ["plain", "weights, alpha > 0", "precomputed"])
+def test_fold_in_starts_from_the_best_epochs_model(case, monkeypatch):
+    # With the fold-in epoch skipped, the model over all the rows (the held-out
+    # ones at zero) predicts as the best epoch's model over the training rows: the
+    # coefficients carry over through merged duplicates, weights (a = S c) and the
+    # columns of a precomputed kernel.
+    from sklearn.metrics.pairwise import rbf_kernel
+
+    X, y, weight = _regression_with_duplicates()
+    params = {"gamma": 2.0, "early_stopping": True, "random_state": 0, "max_iter": 4}
+    fit_params, X_fit, X_new = {}, X, X[:50] + 0.01
+    if case == "weights, alpha > 0":
+        params["alpha"] = 0.1
+        fit_params["sample_weight"] = weight
+    elif case == "precomputed":
+        params["kernel"] = "precomputed"
+        X_fit, X_new = rbf_kernel(X, gamma=2.0), rbf_kernel(X_new, X, gamma=2.0)
+    real_run_sgd = base.run_sgd
+
+    def skip_the_fold_in_epoch(evaluator, rng, **kwargs):
+        if kwargs["monitor"] is None or kwargs["monitor"].validation is not None:
+            return real_run_sgd(evaluator, rng, **kwargs)
+        return base.Bunch(
+            convergence_curve=np.array([1.0]),
+            n_iter=0,
+            n_backoffs=0,
+            n_stalls=0,
+            step_size=kwargs["step_size"],
+        )
+
+    with monkeypatch.context() as patch:
+        patch.setattr(base, "run_sgd", skip_the_fold_in_epoch)
+        carried = _fit_quietly(
+            InterpolatingKernelRegressor(**params), X_fit, y, **fit_params
+        )
+    with monkeypatch.context() as patch:
+        patch.setattr(LocalPoints, "starts_from_coefficients", False)
+        best = _fit_quietly(InterpolatingKernelRegressor(**params), X_fit, y, **fit_params)
+    assert len(carried.X_fit_) == len(X) > len(best.X_fit_)
+    assert_allclose(carried.predict(X_new), best.predict(X_new), rtol=1e-9, atol=1e-9)

@@ -23,3 +23,19 @@ def _expected_failed_checks(estimator):
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+# The same checks with kernel="precomputed" (the pairwise tag: the checks pass kernel
+# matrices, and skip the sample-weight equivalence, whose data is not pairwise). They
+# double this module's time, hence slow.
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@parametrize_with_checks(
+    [
+        InterpolatingKernelRegressor(kernel="precomputed"),
+        InterpolatingKernelClassifier(kernel="precomputed"),
+    ],
+    expected_failed_checks=_expected_failed_checks,
+)
+def test_sklearn_compatible_estimator_on_a_precomputed_kernel(estimator, check):
+    check(estimator)

@@ -346,3 +346,22 @@ def test_early_stopping_on_cluster_equals_local(client, workers, grid_problem, m
     assert_allclose(
         remote.dual_coef_.compute(), local.dual_coef_, rtol=RTOL, atol=RTOL * scale
     )
+
+
+@pytest.mark.parametrize(
+    "estimator", [InterpolatingKernelRegressor, InterpolatingKernelClassifier]
+)
+def test_sample_weight_and_precomputed_kernel_are_not_supported(
+    client, estimator, grid_problem
+):
+    X, _, labels = grid_problem
+    X_dask = da.from_array(X, chunks=100)
+    for weight in (np.ones(len(X)), da.ones(len(X), chunks=100)):
+        with pytest.raises(NotImplementedError, match=r"sample_weight.*Dask cluster"):
+            estimator().fit(X_dask, labels, sample_weight=weight)
+    K = da.from_array(np.eye(len(X)), chunks=100)
+    with pytest.raises(NotImplementedError, match=r'kernel="precomputed".*Dask'):
+        estimator(kernel="precomputed").fit(K, labels)
+    model = estimator(kernel="precomputed", alpha=1.0, tol=1e-3).fit(K.compute(), labels)
+    with pytest.raises(NotImplementedError, match=r"precomputed.*not a dask array"):
+        model.predict(K)

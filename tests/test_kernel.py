@@ -6,7 +6,14 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose
 from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS, pairwise_kernels
 
-from sklearn_interp._kernel import make_kernel, resolve_gamma
+from sklearn_interp._kernel import (
+    PrecomputedKernel,
+    WeightedKernel,
+    indices,
+    make_kernel,
+    resolve_gamma,
+    with_scale,
+)
 
 # float64 kernels agree with scikit-learn's to rounding of the distance expansion.
 FLOAT64_RTOL = 1e-10
@@ -133,3 +140,28 @@ def test_kernel_diagonal_of_a_callable_calls_it_once_per_point(data):
     diagonal = make_kernel(counted).diagonal(X)
     assert_allclose(diagonal, np.sum(X**2, axis=1) + 1.0)
     assert len(calls) == len(X)
+
+
+def test_precomputed_kernel_reads_blocks_of_the_matrix():
+    K = np.arange(25.0).reshape(5, 5)
+    kernel = PrecomputedKernel(K, np.float32)
+    points = indices(5)
+    assert_allclose(kernel(points[[3, 1]], points[[0, 4]]), K[np.ix_([3, 1], [0, 4])])
+    assert kernel(points[:2], points).dtype == np.float32
+    assert_allclose(kernel.diagonal(points[[2, 4]]), [12.0, 24.0])
+    sparse = PrecomputedKernel(sp.csr_matrix(K), np.float64)
+    assert_allclose(sparse(points[[3, 1]], points), K[[3, 1]])
+    assert_allclose(sparse.diagonal(points), np.diag(K))
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_weighted_kernel_scales_rows_and_columns(data, sparse):
+    X, Z = data
+    scale_x, scale_z = np.linspace(0.5, 2, len(X)), np.linspace(1, 3, len(Z))
+    points = with_scale(sp.csr_matrix(X) if sparse else X, scale_x)
+    queries = with_scale(sp.csr_matrix(Z) if sparse else Z, scale_z)
+    kernel = WeightedKernel(make_kernel("rbf", gamma=0.7))
+    expected = scale_z[:, None] * pairwise_kernels(Z, X, metric="rbf", gamma=0.7)
+    assert_allclose(kernel(queries, points), expected * scale_x, rtol=FLOAT64_RTOL)
+    assert_allclose(kernel.diagonal(points), scale_x**2)
+    assert kernel.astype(np.float32)(queries, points).dtype == np.float32

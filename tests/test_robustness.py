@@ -134,10 +134,11 @@ def test_duplicate_rows_with_conflicting_targets_give_their_mean():
     y = np.tile([0.0, 1.0], 10)  # each duplicated point has targets 0 and 1
     model = _fit_quietly(InterpolatingKernelRegressor(gamma=10.0, random_state=0), X, y)
     assert np.isfinite(model.dual_coef_).all()
-    # The least-squares fit of two conflicting targets is their mean; SGD hovers
-    # around it, and each stall halves the step and the radius it hovers at.
-    assert model.n_stalls_ > 0
-    assert_allclose(model.predict(X[::2]), 0.5, atol=0.02)
+    # The least-squares fit of two conflicting targets is their mean: identical rows
+    # are fitted as one point at their mean target, which is interpolated (without
+    # the merge, SGD would hover around the mean until the stall rule stops it).
+    assert len(model.dual_coef_) == len(X)
+    assert_allclose(model.predict(X[::2]), 0.5, atol=1e-3)
 
 
 def test_constant_targets():
