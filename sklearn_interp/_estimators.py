@@ -2,7 +2,7 @@
 
 import numpy as np
 from sklearn.base import ClassifierMixin, MultiOutputMixin, RegressorMixin, _fit_context
-from sklearn.metrics import r2_score
+from sklearn.metrics import accuracy_score, r2_score
 
 from ._base import (
     N_ITER_NO_CHANGE,
@@ -228,16 +228,15 @@ class InterpolatingKernelRegressor(
         return prediction[:, 0] if single_output else prediction
 
     def _validation_score(self, decision, Y, y, sample_weight=None):
-        # During fit: dual_coef_ is not set yet. R^2 averaged over the outputs is the
-        # (weighted) mean over rows of 1 - mean_j (y_ij - f_ij)^2 / var(y_j).
-        y = y.reshape(len(y), -1)
-        prediction = self._predictions(decision, False)
-        mean = np.average(y, axis=0, weights=sample_weight)
-        spread = np.average((y - mean) ** 2, axis=0, weights=sample_weight)
-        spread[spread == 0] = 1.0
-        terms = 1.0 - np.mean((y - prediction) ** 2 / spread, axis=1)
-        score = r2_score(y, prediction, sample_weight=sample_weight)
-        return float(score), terms
+        # During fit: dual_coef_ is not set yet, y's shape says which output it is.
+        return r2_score(
+            y, self._predictions(decision, y.ndim == 1), sample_weight=sample_weight
+        )
+
+    def _score_noise(self, score, n_samples):
+        # R^2 = 1 - MSE / var(y); with Gaussian residuals the MSE of n samples has a
+        # relative standard error of sqrt(2 / n).
+        return max(0.0, 1.0 - score) * np.sqrt(2.0 / n_samples)
 
     def _reconstruction(self, coef, X_fit):
         return {
@@ -384,8 +383,13 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
 
     def _validation_score(self, decision, Y, y, sample_weight=None):
         scores = decision[:, 0] if decision.shape[1] == 1 else decision
-        correct = (labels_of(scores, self.classes_) == y).astype(np.float64)
-        return float(np.average(correct, weights=sample_weight)), correct
+        return accuracy_score(
+            y, labels_of(scores, self.classes_), sample_weight=sample_weight
+        )
+
+    def _score_noise(self, score, n_samples):
+        # The binomial standard error of an accuracy measured on n samples.
+        return np.sqrt(max(0.0, score * (1.0 - score)) / n_samples)
 
     def decision_function(self, X):
         """Decision values f(x) of the encoded classes.
