@@ -62,6 +62,14 @@ EARLY_STOPPING_MIN_SAMPLES = 10_000
 # the peak (3 would cost 1.6 times the best fixed epoch count at 40,000).
 N_ITER_NO_CHANGE = 2
 
+# A gain over the reference score counts when it exceeds this many standard errors of
+# that score on the held-out rows. Replayed on the validation curves of four data sets
+# (40-feature classification at 20,000 and 40,000 points, class_sep 2 and 1, and mixed
+# regression at 15,000), 1 kept fits going two epochs past the kept epoch where the
+# test score had stopped moving (40,000 points), and 1.5 stopped them at the same or a
+# later kept epoch.
+SIGNIFICANT_GAIN = 1.5
+
 COMPUTE_DTYPES = {"float64": np.float64, "float32": np.float32}
 
 # Parameter documentation shared by both estimators, written once.
@@ -148,7 +156,7 @@ kernel : str or callable, default="rbf"
         workers), scored after every epoch, and the fit stops once
         ``n_iter_no_change`` epochs in a row brought no significant gain over the
         reference, the score of the last epoch that did. A gain is significant when
-        it exceeds ``tol`` and, for the default ``scoring``, one standard error of
+        it exceeds ``tol`` and, for the default ``scoring``, 1.5 standard errors of
         the reference score on the held-out rows (``sqrt(p (1 - p) / n_val)`` for
         an accuracy p, ``(1 - R^2) sqrt(2 / n_val)`` for R^2): gains within the
         noise of the held-out set do not keep the fit going, and small gains that
@@ -1010,9 +1018,9 @@ class _EpochMonitor:
 
     def min_gain(self):
         """The least gain over the reference score that counts as an improvement:
-        ``tol``, and for the estimator's own score at least one standard error of the
-        reference score on the held-out rows, so that gains within the noise of the
-        held-out set do not keep the fit going."""
+        ``tol``, and for the estimator's own score at least SIGNIFICANT_GAIN standard
+        errors of the reference score on the held-out rows, so that gains within the
+        noise of the held-out set do not keep the fit going."""
         if self.estimator.scoring is not None:
             return self.estimator.tol
         weight = self.validation_weight
@@ -1021,7 +1029,7 @@ class _EpochMonitor:
             # Kish's effective number of weighted samples (n_val for equal weights).
             n_samples = weight.sum() ** 2 / np.sum(weight**2)
         noise = self.estimator._score_noise(self.reference, n_samples)
-        return max(self.estimator.tol, noise)
+        return max(self.estimator.tol, SIGNIFICANT_GAIN * noise)
 
     def reconstruction(self):
         coef = self.evaluator.coefficients()
