@@ -641,21 +641,26 @@ def test_interpolates_every_point_at_high_dimension(n_samples, n_features):
     assert_allclose(model.predict(X), y, rtol=POINTWISE_RTOL, atol=0)
 
 
-def test_thirty_outputs_match_the_interpolant(grid_problem):
-    X, _, X_new, gamma = grid_problem
-    Y = np.random.RandomState(0).normal(size=(len(X), 30))
-    model = InterpolatingKernelRegressor(
-        gamma=gamma, random_state=0, normalize_y=False, **EXACT
-    ).fit(X, Y)
+def _assert_predicts_the_interpolant(model, X, Y, X_new, gamma):
+    """The model predicts at X_new as the rbf interpolant of (X, Y) does."""
     K = rbf_kernel(X, gamma=gamma)
-    assert model.predict(X_new).shape == (len(X_new), 30)
-    assert_allclose(model.predict(X), Y, rtol=POINTWISE_RTOL, atol=0)
     assert_allclose(
         model.predict(X_new),
         rbf_kernel(X_new, X, gamma=gamma) @ np.linalg.solve(K, Y),
         rtol=CLOSED_FORM_RTOL,
         atol=1e-9,
     )
+
+
+def test_thirty_outputs_match_the_interpolant(grid_problem):
+    X, _, X_new, gamma = grid_problem
+    Y = np.random.RandomState(0).normal(size=(len(X), 30))
+    model = InterpolatingKernelRegressor(
+        gamma=gamma, random_state=0, normalize_y=False, **EXACT
+    ).fit(X, Y)
+    assert model.predict(X_new).shape == (len(X_new), 30)
+    assert_allclose(model.predict(X), Y, rtol=POINTWISE_RTOL, atol=0)
+    _assert_predicts_the_interpolant(model, X, Y, X_new, gamma)
 
 
 @pytest.mark.parametrize("batch_size", [65, 10**6])
@@ -667,14 +672,8 @@ def test_batch_size_above_n_is_full_gradient_descent_to_the_interpolant(
         gamma=gamma, batch_size=batch_size, random_state=0, normalize_y=False, **EXACT
     ).fit(X, Y)
     assert model.batch_size_ == len(X) < batch_size
-    K = rbf_kernel(X, gamma=gamma)
     assert_allclose(model.predict(X), Y, rtol=POINTWISE_RTOL, atol=0)
-    assert_allclose(
-        model.predict(X_new),
-        rbf_kernel(X_new, X, gamma=gamma) @ np.linalg.solve(K, Y),
-        rtol=CLOSED_FORM_RTOL,
-        atol=1e-9,
-    )
+    _assert_predicts_the_interpolant(model, X, Y, X_new, gamma)
 
 
 def test_duplicate_rows_with_consistent_targets_interpolate(grid_problem):
@@ -688,14 +687,8 @@ def test_duplicate_rows_with_consistent_targets_interpolate(grid_problem):
             gamma=gamma, random_state=0, normalize_y=False, **EXACT
         )
         model.fit(X2, Y2)
-    K = rbf_kernel(X, gamma=gamma)
     assert_allclose(model.predict(X2), Y2, rtol=POINTWISE_RTOL, atol=0)
-    assert_allclose(
-        model.predict(X_new),
-        rbf_kernel(X_new, X, gamma=gamma) @ np.linalg.solve(K, Y),
-        rtol=CLOSED_FORM_RTOL,
-        atol=1e-9,
-    )
+    _assert_predicts_the_interpolant(model, X, Y, X_new, gamma)
 
 
 @pytest.mark.parametrize(
