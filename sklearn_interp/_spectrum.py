@@ -51,6 +51,15 @@ RESOLUTION_FACTOR = 0.1
 # the preconditioner costs O(s q) per step and O(s q) memory.
 MAX_AUTO_COMPONENTS = 512
 
+# The scan for beta_P bounds every row's reduced diagonal with the top SCAN_COMPONENTS
+# eigenvectors, then computes the exact value only where the bound can be the maximum
+# (:func:`reduced_diagonal_max`). On 40-feature, 10-class data (n = 20,000, s = 2,000,
+# q = 512) the bound over 64 components was within 1% (class_sep 1) and 3% (class_sep
+# 2) of the exact beta_P, so few rows reach the second pass.
+SCAN_COMPONENTS = 64
+# Rows per block of that second pass: small, so that it stops soon after the maximum.
+EXACT_SCAN_ROWS = 256
+
 
 def critical_batch_size(beta, top_eigenvalue):
     """Critical batch size ``m* = beta / lambda_1 + 1`` of [1]_ (Theorem 4).
@@ -275,7 +284,16 @@ def reduced_diagonal_max(kernel, X, X_subsample, eigvecs, scale, diagonal, block
     """``max_x [k(x, x) - (1 / s) sum_i scale_i (K(x, X_S) u_i)^2]`` over the rows of X.
 
     The preconditioned beta of :func:`eigenpro_preconditioner` on the rows ``X`` (all
-    training points, or one shard of them), in blocks of ``block_rows`` rows.
+    training points, or one shard of them), in blocks of ``block_rows`` rows, exact up
+    to the rounding of the compute precision.
+
+    The full sum costs ``2 s q`` flops per row, more than the kernel row itself (at
+    n = 20,000, s = 2,000 and q = 512 it took a third of the fit's set-up). Every term
+    of the sum is non-negative (``scale_i >= 0``), so its first SCAN_COMPONENTS
+    terms give an upper bound of each row's value for an eighth of the flops. A first
+    pass takes that bound on every row; a second pass takes the exact value of the rows
+    in decreasing order of their bound, and stops at the first row whose bound cannot
+    beat the largest exact value found: every row left has a smaller value.
 
     Parameters
     ----------
@@ -288,7 +306,7 @@ def reduced_diagonal_max(kernel, X, X_subsample, eigvecs, scale, diagonal, block
     eigvecs : ndarray of shape (s, q)
         U, the top q eigenvectors of ``K_SS / s``.
     scale : ndarray of shape (q,)
-        ``scale_i`` of the preconditioner.
+        ``scale_i`` of the preconditioner, non-negative.
     diagonal : ndarray of shape (n_rows,)
         ``k(x, x)`` for the rows of X.
     block_rows : int
@@ -299,12 +317,28 @@ def reduced_diagonal_max(kernel, X, X_subsample, eigvecs, scale, diagonal, block
     beta : float
         -inf for no rows.
     """
-    s = X_subsample.shape[0]
+    n_rows = X.shape[0]
+    if n_rows == 0:
+        return -np.inf
     against_subsample = kernel.rows_against(X_subsample)
     U_compute = eigvecs.astype(X.dtype, copy=False)
+    head = min(U_compute.shape[1], SCAN_COMPONENTS)
+
+    def reduced(rows, n_components):
+        projections = against_subsample(X[rows]) @ U_compute[:, :n_components]
+        squared = projections.astype(np.float64) ** 2
+        return diagonal[rows] - (squared @ scale[:n_components]) / X_subsample.shape[0]
+
+    bound = np.empty(n_rows)
+    for rows in gen_batches(n_rows, block_rows):
+        bound[rows] = reduced(rows, head)
+    if head == U_compute.shape[1]:
+        return float(bound.max())
+    order = np.argsort(bound)[::-1]
     beta = -np.inf
-    for rows in gen_batches(X.shape[0], block_rows):
-        projections = against_subsample(X[rows]) @ U_compute
-        reduced = diagonal[rows] - (projections.astype(np.float64) ** 2 @ scale) / s
-        beta = max(beta, float(reduced.max()))
+    for chunk in gen_batches(n_rows, min(block_rows, EXACT_SCAN_ROWS)):
+        rows = order[chunk]
+        if bound[rows[0]] <= beta:
+            break
+        beta = max(beta, float(reduced(rows, U_compute.shape[1]).max()))
     return beta

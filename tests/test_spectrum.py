@@ -5,6 +5,7 @@ import pytest
 from numpy.testing import assert_allclose
 from sklearn.metrics.pairwise import rbf_kernel
 
+from sklearn_interp import _spectrum as spectrum
 from sklearn_interp._kernel import make_kernel
 from sklearn_interp._points import LocalPoints
 from sklearn_interp._spectrum import (
@@ -193,3 +194,33 @@ def test_preconditioned_beta_matches_its_formula_over_all_points():
     assert pre.beta == pytest.approx(expected, rel=1e-10)
     # Over the subsample alone it would be smaller: that is why all points are scanned.
     assert np.max((np.diag(K) - (e**2) @ (1 - ratio))[subsample]) <= pre.beta
+
+
+@pytest.mark.parametrize("scan_components", [1, 8, 64])
+def test_preconditioned_beta_scan_is_exact_past_its_bound(monkeypatch, scan_components):
+    """The two-pass scan (a bound on the top components, then exact rows in order of
+    their bound) returns the brute-force maximum over all rows, for any number of
+    bounding components, blocks that do not divide n included."""
+    monkeypatch.setattr(spectrum, "SCAN_COMPONENTS", scan_components)
+    X, kernel, K = _full_problem(n=300)
+    s, q = 120, 80
+    subsample = np.random.RandomState(2).choice(len(X), s, replace=False)
+    eigvals, eigvecs = subsample_eigenpairs(kernel, X[subsample], q + 1)
+    ratio = (eigvals[q] / eigvals[:q]) ** EIGENVALUE_RATIO_POWER
+    scale = (1.0 - ratio) / eigvals[:q]
+    projections = K[:, subsample] @ eigvecs[:, :q]
+    reduced = np.diag(K) - (projections**2 @ scale) / s
+    beta = spectrum.reduced_diagonal_max(
+        kernel, X, X[subsample], eigvecs[:, :q], scale, np.diag(K).copy(), block_rows=37
+    )
+    assert beta == pytest.approx(reduced.max(), rel=1e-12)
+    # The bound with fewer components is above every row's value.
+    head = min(q, scan_components)
+    bound = np.diag(K) - (projections[:, :head] ** 2 @ scale[:head]) / s
+    assert np.all(bound >= reduced - 1e-12)
+    assert (
+        spectrum.reduced_diagonal_max(
+            kernel, X[:0], X[subsample], eigvecs[:, :q], scale, np.ones(0), block_rows=37
+        )
+        == -np.inf
+    )
