@@ -11,28 +11,12 @@ and patch the exact kernel diagonal into their blocks with :func:`patch_diagonal
 the bookkeeping of the two backends is the same code.
 """
 
-import threading
 from abc import ABC, abstractmethod
-from contextlib import contextmanager
 
 import numpy as np
 from sklearn.utils import gen_batches, gen_even_slices
-from threadpoolctl import ThreadpoolController
 
-# Blocks with fewer kernel entries than this are computed by one thread: below it the
-# threads' hand-off costs more than it saves.
-PARALLEL_MIN_ENTRIES = 2**16
-
-# A thread computes its piece of a block in chunks of rows, written into one buffer it
-# reuses: no block is allocated (and page-faulted in) afresh for every batch, and a chunk
-# of about CHUNK_ENTRIES kernel entries (16 MB in float64) is still in cache when the
-# exp, the product with the coefficients and the subsample projection read it. Each
-# chunk's product also reads all n x c coefficients, so a chunk has at least
-# MIN_CHUNK_ROWS rows. Measured per epoch on 2 cores (d = 40, c = 10, float64): at
-# n = 20,000, chunks of 104 rows 0.66 s, 256 rows 0.68 s, whole 980-row pieces 0.78 s;
-# at n = 50,000, 64 rows 4.8 s, 128 rows 4.3 s, 256 rows 4.0 s, whole pieces 4.1 s.
-CHUNK_ENTRIES = 2**21
-MIN_CHUNK_ROWS = 256
+from . import _parallel
 
 
 class Evaluator(ABC):
@@ -246,13 +230,7 @@ class LocalEvaluator(Evaluator):
         # One kernel buffer per thread, reused by every chunk: together they hold no
         # more than the block_rows x n block the memory budget allows (at least one
         # row each). A kernel that allocates its own blocks gets none.
-        self.chunk_rows = max(
-            1,
-            min(
-                block_rows // n_threads,
-                max(MIN_CHUNK_ROWS, CHUNK_ENTRIES // self.n_samples),
-            ),
-        )
+        self.chunk_rows = _parallel.chunk_rows(self.n_samples, block_rows, n_threads)
         self.buffers = [
             np.empty((self.chunk_rows, self.n_samples), dtype=kernel.dtype)
             if getattr(self.kernel_rows, "fills_out", False)
@@ -349,7 +327,7 @@ class LocalEvaluator(Evaluator):
         """``piece(rows, buffer)`` over one piece of the slice ``block`` per thread
         (one piece for a small block); the results in piece order."""
         size = block.stop - block.start
-        parallel = size * self.n_samples >= PARALLEL_MIN_ENTRIES
+        parallel = size * self.n_samples >= _parallel.PARALLEL_MIN_ENTRIES
         n_pieces = self.n_threads if parallel else 1
         pieces = [
             slice(block.start + part.start, block.start + part.stop)
@@ -365,42 +343,3 @@ class LocalEvaluator(Evaluator):
         # held whole.
         residual, _ = self.residuals(np.arange(self.n_samples), project=False)
         return float(np.einsum("ij,ij->", residual, residual)) / self.n_samples
-
-
-_blas_lock = threading.Lock()
-_blas_users = 0
-_blas_limiter = None
-_blas_threads = 1
-
-
-@contextmanager
-def single_threaded_blas():
-    """Hold BLAS at one thread while any fit runs; yield the thread count it had.
-
-    threadpoolctl's limits are process-wide, so concurrent fits (user threads, joblib's
-    threading backend) share one limit: the first fit in sets it, the last one out
-    restores the original.
-    """
-    global _blas_users, _blas_limiter, _blas_threads
-    with _blas_lock:
-        if _blas_users == 0:
-            controller = ThreadpoolController()
-            _blas_threads = max(
-                [
-                    lib["num_threads"]
-                    for lib in controller.info()
-                    if lib["user_api"] == "blas"
-                ],
-                default=1,
-            )
-            _blas_limiter = controller.limit(limits=1, user_api="blas")
-        _blas_users += 1
-        n_threads = _blas_threads
-    try:
-        yield n_threads
-    finally:
-        with _blas_lock:
-            _blas_users -= 1
-            if _blas_users == 0:
-                _blas_limiter.restore_original_limits()
-                _blas_limiter = None

@@ -35,9 +35,9 @@ EXPONENT_ERROR_LIMIT = 1e-3
 # kernel entries, small next to one SGD epoch, and keeps the loop short.
 DIAGONAL_BLOCK_ROWS = 128
 
-# Arrays of one kernel block's size alive at once: the rbf path keeps only the block
-# (its exp runs in place); scikit-learn's pairwise_kernels, used for the other kernels,
-# holds a distance matrix and the kernel matrix.
+# Arrays of one kernel block's size alive at once: the rbf and inner-product paths keep
+# only the block (their map runs in place); scikit-learn's pairwise_kernels, used for
+# the other kernels and sparse rows, holds a distance matrix and the kernel matrix.
 KERNEL_BLOCK_COPIES = 2
 
 
@@ -192,11 +192,18 @@ class BlockKernel:
         once.
 
         ``out``, a C-contiguous ``(len(A), len(B))`` array of the block's dtype, is a
-        buffer the block may be written into (the rbf fast path does, and so saves a
-        fresh allocation per block); the block is the return value either way.
+        buffer the block may be written into (the fast paths of rbf and the
+        inner-product kernels do, and so save a fresh allocation per block); the block
+        is the return value either way. Sparse rows go through scikit-learn's
+        ``pairwise_kernels``.
         """
-        if self.kernel == "rbf" and not sp.issparse(B):
-            return _RBFRows(B, self.params.get("gamma"), self.dtype, self._generic)
+        if not sp.issparse(B):
+            if self.kernel == "rbf":
+                return _RBFRows(B, self.params.get("gamma"), self.dtype, self._generic)
+            if self.kernel in INNER_PRODUCT_KERNELS:
+                return _InnerProductRows(
+                    B, self.kernel, self.params, self.dtype, self._generic
+                )
         return lambda A, out=None: self._generic(A, B)
 
     def diagonal(self, X):
@@ -272,6 +279,79 @@ class _RBFRows:
         if self.eps * (left_scale + self.right_scale) > EXPONENT_ERROR_LIMIT:
             np.minimum(block, 0.0, out=block)
         np.exp(block, out=block)
+        return block
+
+
+def _power(block, degree):
+    """``block ** degree`` in place. numpy's general power costs several times an exp
+    per entry; degrees 2 to 4 (3 is the default) take one or two squarings and a
+    product instead: per float32 entry of a cache-sized chunk on one AVX-512 core,
+    degree 3 took 2.2 ns against 3.0 ns."""
+    if degree == 2:
+        np.square(block, out=block)
+    elif degree == 3:
+        block *= np.square(block)
+    elif degree == 4:
+        np.square(block, out=block)
+        np.square(block, out=block)
+    else:
+        np.power(block, degree, out=block)
+
+
+def _tanh(block, degree):
+    np.tanh(block, out=block)
+
+
+# Kernels of the inner product, k(a, b) = map(gamma a.b + coef0): scikit-learn's
+# functions make the product, then scale it, shift it and map it, one pass over the
+# block each; here the scale and shift ride in the product and the map (None for the
+# linear kernel, which has neither) runs in place.
+INNER_PRODUCT_KERNELS = {
+    "linear": None,
+    "polynomial": _power,
+    "poly": _power,
+    "sigmoid": _tanh,
+}
+
+
+class _InnerProductRows:
+    """``map(gamma a.b + coef0)`` against fixed dense rows B: one product, one map.
+
+    The product of ``[a, 1]`` and ``[gamma b, coef0]`` is ``gamma a.b + coef0``; the
+    map (the power of the polynomial kernel, the tanh of the sigmoid) runs in place on
+    the block. The linear kernel is the product of the rows alone.
+    """
+
+    fills_out = True
+
+    def __init__(self, B, name, params, dtype, fallback):
+        B = np.asarray(B)
+        self.B = B
+        self.map = INNER_PRODUCT_KERNELS[name]
+        self.degree = params.get("degree", 3)
+        self.dtype = dtype
+        self.fallback = fallback
+        if self.map is None:
+            self.right = np.asarray(B, dtype=dtype)
+            return
+        gamma = params.get("gamma")
+        gamma = 1.0 / B.shape[1] if gamma is None else gamma  # scikit-learn's default
+        self.right = np.empty((B.shape[0], B.shape[1] + 1), dtype=dtype)
+        self.right[:, :-1] = gamma * B
+        self.right[:, -1] = params.get("coef0", 1)
+
+    def __call__(self, A, out=None):
+        if sp.issparse(A):
+            return self.fallback(A, self.B)
+        if self.map is None:
+            left = np.asarray(A, dtype=self.dtype)
+        else:
+            left = np.empty((A.shape[0], A.shape[1] + 1), dtype=self.dtype)
+            left[:, :-1] = A
+            left[:, -1] = 1.0
+        block = np.matmul(left, self.right.T, out=out)
+        if self.map is not None:
+            self.map(block, self.degree)
         return block
 
 

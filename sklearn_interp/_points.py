@@ -31,8 +31,9 @@ from sklearn.utils import Bunch, gen_batches
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_array, validate_data
 
-from ._evaluator import LocalEvaluator, single_threaded_blas
+from ._evaluator import LocalEvaluator
 from ._kernel import kernel_block_rows
+from ._parallel import map_row_chunks, single_threaded_blas
 from ._spectrum import reduced_diagonal_max
 
 # Entries of a dense X hashed at once when looking for identical rows: the chunk's
@@ -390,7 +391,14 @@ class LocalPoints:
         """The preconditioned beta over all rows, in blocks (see
         :func:`sklearn_interp._spectrum.reduced_diagonal_max`)."""
         return reduced_diagonal_max(
-            self.kernel, self.X, X_subsample, eigvecs, scale, self.diagonal, self.block_rows
+            self.kernel,
+            self.X,
+            X_subsample,
+            eigvecs,
+            scale,
+            self.diagonal,
+            self.block_rows,
+            all_cores=True,
         )
 
     @contextmanager
@@ -456,8 +464,11 @@ def decision(estimator, X):
     X_fit = estimator.X_fit_
     kernel_rows = kernel.rows_against(X_fit)  # X_fit_'s share once
     out = np.empty((X.shape[0], coef.shape[1]))
-    for rows in gen_batches(X.shape[0], kernel_block_rows(X_fit.shape[0], kernel.dtype)):
+
+    def predict_rows(rows):
         out[rows] = kernel_rows(X[rows]) @ coef
+
+    map_row_chunks(predict_rows, X.shape[0], X_fit.shape[0], kernel.dtype)
     return out
 
 

@@ -29,6 +29,8 @@ import numpy as np
 import scipy.linalg
 from sklearn.utils import Bunch, gen_batches
 
+from ._parallel import map_row_chunks
+
 # The saturation-regime step 2m / (beta + (m - 1) lambda_1) sits on the stability edge
 # (1.5 times it diverges), and so does m / beta at m = m*; DESIGN.md asks for a damping
 # of 0.99 or less.
@@ -280,7 +282,9 @@ def eigenpro_preconditioner(
     )
 
 
-def reduced_diagonal_max(kernel, X, X_subsample, eigvecs, scale, diagonal, block_rows):
+def reduced_diagonal_max(
+    kernel, X, X_subsample, eigvecs, scale, diagonal, block_rows, *, all_cores=False
+):
     """``max_x [k(x, x) - (1 / s) sum_i scale_i (K(x, X_S) u_i)^2]`` over the rows of X.
 
     The preconditioned beta of :func:`eigenpro_preconditioner` on the rows ``X`` (all
@@ -311,6 +315,10 @@ def reduced_diagonal_max(kernel, X, X_subsample, eigvecs, scale, diagonal, block
         ``k(x, x)`` for the rows of X.
     block_rows : int
         Rows per block.
+    all_cores : bool, default=False
+        Spread the first pass over this process's cores
+        (:func:`sklearn_interp._parallel.map_row_chunks`, in its own blocks within the
+        memory budget); False on a cluster's worker, whose cores its tasks share.
 
     Returns
     -------
@@ -330,8 +338,15 @@ def reduced_diagonal_max(kernel, X, X_subsample, eigvecs, scale, diagonal, block
         return diagonal[rows] - (squared @ scale[:n_components]) / X_subsample.shape[0]
 
     bound = np.empty(n_rows)
-    for rows in gen_batches(n_rows, block_rows):
+
+    def bound_rows(rows):
         bound[rows] = reduced(rows, head)
+
+    if all_cores:
+        map_row_chunks(bound_rows, n_rows, X_subsample.shape[0], X.dtype)
+    else:
+        for rows in gen_batches(n_rows, block_rows):
+            bound_rows(rows)
     if head == U_compute.shape[1]:
         return float(bound.max())
     order = np.argsort(bound)[::-1]

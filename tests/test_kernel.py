@@ -165,3 +165,18 @@ def test_weighted_kernel_scales_rows_and_columns(data, sparse):
     assert_allclose(kernel(queries, points), expected * scale_x, rtol=FLOAT64_RTOL)
     assert_allclose(kernel.diagonal(points), scale_x**2)
     assert kernel.astype(np.float32)(queries, points).dtype == np.float32
+
+
+@pytest.mark.parametrize("degree", [0, 1, 2, 3, 4, 5, 2.5])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_polynomial_degrees_match_pairwise_kernels(degree, dtype, data):
+    # Degrees 2 to 4 are raised by squarings, the others by numpy's power.
+    X, Z = data
+    params = {"gamma": 0.7, "degree": degree, "coef0": 0.5}
+    expected = pairwise_kernels(Z, X, metric="polynomial", **params)
+    block = make_kernel("polynomial", **params, dtype=dtype)(
+        Z.astype(dtype), X.astype(dtype)
+    )
+    assert block.dtype == dtype
+    rtol = FLOAT64_RTOL if dtype == np.float64 else 1e-5
+    assert_allclose(block, expected, rtol=rtol, atol=1e-12)

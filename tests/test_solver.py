@@ -5,7 +5,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.metrics.pairwise import rbf_kernel
 
-from sklearn_interp import _evaluator
+from sklearn_interp import _evaluator, _parallel
 from sklearn_interp._kernel import make_kernel
 from sklearn_interp._points import LocalPoints
 from sklearn_interp._solver import (
@@ -178,10 +178,10 @@ def test_pieces_computed_in_chunks_give_the_same_iterates(problem, monkeypatch):
         "max_iter": 5,
         "tol": 0.0,
     }
-    monkeypatch.setattr(_evaluator, "PARALLEL_MIN_ENTRIES", 0)
+    monkeypatch.setattr(_parallel, "PARALLEL_MIN_ENTRIES", 0)
     whole = sgd_fit(X, Y, kernel, np.random.RandomState(3), **kwargs)
-    monkeypatch.setattr(_evaluator, "MIN_CHUNK_ROWS", 1)
-    monkeypatch.setattr(_evaluator, "CHUNK_ENTRIES", 3 * len(X))
+    monkeypatch.setattr(_parallel, "MIN_CHUNK_ROWS", 1)
+    monkeypatch.setattr(_parallel, "CHUNK_ENTRIES", 3 * len(X))
     chunked = sgd_fit(X, Y, kernel, np.random.RandomState(3), **kwargs)
     assert np.all(np.isfinite(whole.coef)) and whole.n_backoffs == 0
     assert_allclose(chunked.coef, whole.coef, rtol=1e-12, atol=1e-14)

@@ -1,0 +1,107 @@
+"""Kernel rows on all cores: chunks over threads give scikit-learn's kernel values."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose
+from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS, pairwise_kernels
+
+from sklearn_interp import InterpolatingKernelRegressor, _parallel
+from sklearn_interp._kernel import make_kernel
+
+# float64 blocks agree with scikit-learn's to rounding of the distance expansion.
+FLOAT64_RTOL = 1e-10
+# float32 blocks carry about 7 significant digits (sigmoid and polynomial values of a
+# few units included).
+FLOAT32_ATOL = 5e-5
+
+PARAMS = {"gamma": 0.3, "degree": 3, "coef0": 0.5}
+
+# scikit-learn's chi2 kernels reject sparse input, and so do the blocks.
+SPARSE_UNSUPPORTED = {"chi2", "additive_chi2"}
+
+# Shapes (rows of A, rows of B): one row, one column, and sizes that no chunk divides.
+SHAPES = [(1, 17), (23, 1), (37, 29), (101, 53)]
+
+
+@pytest.fixture
+def force_chunks(monkeypatch):
+    """Every map on threads (when there are two), in chunks of 3 rows."""
+    monkeypatch.setattr(_parallel, "MAP_PARALLEL_MIN_ENTRIES", 0)
+    monkeypatch.setattr(_parallel, "MIN_CHUNK_ROWS", 1)
+    monkeypatch.setattr(_parallel, "CHUNK_ENTRIES", 3)
+
+
+def _chunked_block(kernel, A, B):
+    rows_of = kernel.rows_against(B)
+    block = np.full((A.shape[0], B.shape[0]), np.nan, dtype=kernel.dtype)
+
+    def fill(rows):
+        block[rows] = rows_of(A[rows])
+        return rows.start
+
+    starts = _parallel.map_row_chunks(fill, A.shape[0], B.shape[0], kernel.dtype)
+    assert starts == sorted(starts)  # results in the chunks' order
+    return block
+
+
+@pytest.mark.parametrize("name", sorted(PAIRWISE_KERNEL_FUNCTIONS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_chunked_kernel_rows_match_pairwise_kernels(
+    force_chunks, name, dtype, sparse, shape
+):
+    rng = np.random.RandomState(sum(shape))
+    # Non-negative, as the chi2 kernels require.
+    A = rng.uniform(0, 1, size=(shape[0], 5))
+    B = rng.uniform(0, 1, size=(shape[1], 5))
+    expected = pairwise_kernels(A, B, metric=name, filter_params=True, **PARAMS)
+    kernel = make_kernel(name, **PARAMS, dtype=dtype)
+    if sparse:
+        A, B = sp.csr_matrix(A), sp.csr_matrix(B)
+        if name in SPARSE_UNSUPPORTED:
+            with pytest.raises(TypeError, match="Sparse data"):
+                _chunked_block(kernel, A, B)
+            return
+    else:
+        A, B = A.astype(dtype), B.astype(dtype)
+    block = _chunked_block(kernel, A, B)
+    assert block.dtype == dtype
+    if dtype == np.float64:
+        assert_allclose(block, expected, rtol=FLOAT64_RTOL, atol=1e-12)
+    else:
+        assert_allclose(block, expected, rtol=0, atol=FLOAT32_ATOL)
+
+
+def test_map_row_chunks_serial_below_the_threshold(monkeypatch):
+    """Small maps run in this thread, in one chunk within the budget."""
+    calls = []
+    result = _parallel.map_row_chunks(lambda rows: calls.append(rows) or 7, 10, 10, float)
+    assert result == [7] and calls == [slice(0, 10)]
+
+
+def test_chunk_rows_rule():
+    # About CHUNK_ENTRIES entries, at least MIN_CHUNK_ROWS rows, a thread's share of
+    # the budget's block at most, and at least one row.
+    assert _parallel.chunk_rows(10, 10**6, 2) == _parallel.CHUNK_ENTRIES // 10
+    assert _parallel.chunk_rows(10**9, 10**6, 2) == _parallel.MIN_CHUNK_ROWS
+    assert _parallel.chunk_rows(10**5, 100, 2) == 50
+    assert _parallel.chunk_rows(10**5, 1, 2) == 1
+
+
+@pytest.mark.parametrize("kernel", ["rbf", "polynomial", "laplacian"])
+def test_predict_in_chunks_on_threads_equals_one_block(monkeypatch, kernel):
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(60, 3)), rng.normal(size=60)
+    X_test = rng.normal(size=(41, 3))
+    model = InterpolatingKernelRegressor(
+        kernel=kernel, degree=2, max_iter=3, tol=0.0, random_state=0
+    )
+    with pytest.warns(Warning):  # tol=0: not converged by design
+        model.fit(X, y)
+    whole = model.predict(X_test)
+    monkeypatch.setattr(_parallel, "MAP_PARALLEL_MIN_ENTRIES", 0)
+    monkeypatch.setattr(_parallel, "MIN_CHUNK_ROWS", 1)
+    monkeypatch.setattr(_parallel, "CHUNK_ENTRIES", 4 * len(X))
+    assert_allclose(model.predict(X_test), whole, rtol=1e-12, atol=1e-12)
