@@ -592,6 +592,7 @@ def machine_info():
     ]
     return {
         "cpu": cpu,
+        "simd": simd_level(),
         "cores": os.cpu_count(),
         "blas": ", ".join(blas),
         "python": sys.version.split()[0],
@@ -600,6 +601,28 @@ def machine_info():
         "scikit-learn": sklearn.__version__,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
+
+
+def simd_level():
+    """The widest SIMD level numpy dispatches to here: "AVX-512", "AVX2" or less.
+
+    numpy's own record of the CPU features it found and may use; the environment
+    variable NPY_DISABLE_CPU_FEATURES (which turns some off) is named when set.
+    """
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:  # numpy < 2
+        from numpy.core._multiarray_umath import __cpu_features__ as features
+    level = next(
+        (
+            name
+            for key, name in [("AVX512F", "AVX-512"), ("AVX2", "AVX2"), ("SSE2", "SSE2")]
+            if features.get(key)
+        ),
+        platform.machine(),
+    )
+    disabled = os.environ.get("NPY_DISABLE_CPU_FEATURES")
+    return f"{level} (NPY_DISABLE_CPU_FEATURES={disabled})" if disabled else level
 
 
 def machine_markdown(info):

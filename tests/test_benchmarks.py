@@ -164,3 +164,17 @@ def test_defaults_table_shows_ratios_against_the_defaults():
         "defaults time: **4.5**" in table
     )
     assert "| sklearn-extra EigenPro | not run: because |" in table
+
+
+def test_bench_epoch_measures_the_fit_and_the_parts(tmp_path, monkeypatch):
+    epoch = pytest.importorskip("bench_epoch")
+    monkeypatch.setattr(common, "DATA_CACHE", tmp_path)
+    path = common.dataset_path(epoch.DATASET, 300)
+    fit = epoch.measure_fit(path)
+    assert fit["fit_s"] > 0 and 0 < fit["accuracy"] <= 1
+    assert len(fit["decision"]) == common.TEST_SIZE
+    assert fit["module"].startswith(str(BENCHMARKS.parent))  # this checkout's code
+    parts = epoch.measure_parts(path)
+    for key in ["product_s", "exp_s", "kernel_coef_s", "projection_s", "exp_best_s"]:
+        assert parts[key] > 0
+    assert parts["chunk_rows"] >= 1 and parts["peak_gflops"] > 0
