@@ -18,6 +18,19 @@ from ._points import (
     validate_training_data,
 )
 
+# Without normalize_y, targets whose largest magnitude lies outside [2**-32, 2**32] are
+# fitted divided by a power of two near it: far inside float32's normal range (its
+# coefficient mirror) and far from the overflow of float64's squared residual sums.
+TARGET_SCALE_EXPONENT = 32
+
+
+def _power_of_two_scale(Y):
+    """Per output, the power of two at or below the largest magnitude (1 for an
+    all-zero output). Division by it is exact in floating point."""
+    largest = np.asarray(gather(abs(Y).max(axis=0)), dtype=np.float64)
+    exponent = np.floor(np.log2(np.where(largest > 0, largest, 1.0)))
+    return np.ldexp(1.0, exponent.astype(int))
+
 
 @fill_doc
 class InterpolatingKernelRegressor(
@@ -47,7 +60,12 @@ class InterpolatingKernelRegressor(
         are interpolated either way. With ``alpha > 0`` the fit converges to
         KernelRidge's solution for the centred targets plus the mean; set
         ``normalize_y=False`` for exactly ``KernelRidge(alpha=alpha)``'s solution.
-        With ``sample_weight``, the weighted mean and standard deviation.
+        With ``sample_weight``, the weighted mean and standard deviation. Targets of
+        any finite size are fitted, with or without it: targets whose largest
+        magnitude lies outside ``[2**-32, 2**32]`` are fitted divided by a power of
+        two near it (exact, and undone in ``predict``), and the regressor's
+        ``dual_coef_`` is then in those units: ``predict`` is ``K(X, X_fit_) @
+        dual_coef_`` times that power of two, plus the mean with ``normalize_y``.
 
     Attributes
     ----------
@@ -204,22 +222,41 @@ class InterpolatingKernelRegressor(
     def _normalized_targets(self, Y, sample_weight):
         """Y centred and scaled (``normalize_y``) by its (weighted) mean and standard
         deviation; the shift and scale are kept for ``predict`` as ``_y_mean`` and
-        ``_y_std``."""
+        ``_y_std``.
+
+        Every output is first divided by a power of two near its largest magnitude
+        (:func:`_power_of_two_scale`), which is exact: for targets of ordinary size
+        the statistics are the same to the bit, and for targets near the ends of
+        float64's range the variance neither overflows (1e200: NaN predictions) nor
+        underflows (1e-200: the targets taken for constants). Without
+        ``normalize_y`` that power of two alone is the scale, for targets outside
+        ``[2**-TARGET_SCALE_EXPONENT, 2**TARGET_SCALE_EXPONENT]``: the fit is linear
+        in the targets, and its residuals (squared and summed in float64, the
+        coefficients mirrored in float32) must stay finite and normal.
+        """
         n_outputs = Y.shape[1]
         self._y_mean, self._y_std = np.zeros(n_outputs), np.ones(n_outputs)
+        scale = _power_of_two_scale(Y)
+        scaled = Y / scale
         # Equal weights are no weights here: the unweighted statistics, to the bit.
         weighted = sample_weight is not None and (sample_weight != sample_weight[0]).any()
         if self.normalize_y and weighted:
-            self._y_mean = np.average(Y, axis=0, weights=sample_weight)
-            variance = np.average((Y - self._y_mean) ** 2, axis=0, weights=sample_weight)
+            mean = np.average(scaled, axis=0, weights=sample_weight)
+            variance = np.average((scaled - mean) ** 2, axis=0, weights=sample_weight)
             std = np.sqrt(variance)
-            self._y_std = np.where(std > 0, std, 1.0)
         elif self.normalize_y:
-            self._y_mean = np.asarray(gather(Y.mean(axis=0)), dtype=np.float64)
-            std = np.asarray(gather(Y.std(axis=0)), dtype=np.float64)
+            mean = np.asarray(gather(scaled.mean(axis=0)), dtype=np.float64)
+            std = np.asarray(gather(scaled.std(axis=0)), dtype=np.float64)
+        if self.normalize_y:
+            self._y_mean = mean * scale
             # Constant targets: nothing to scale.
-            self._y_std = np.where(std > 0, std, 1.0)
-        return (Y - self._y_mean) / self._y_std
+            self._y_std = np.where(std > 0, std, 1.0) * scale
+            return (scaled - mean) / np.where(std > 0, std, 1.0)
+        extreme = (scale > 2.0**TARGET_SCALE_EXPONENT) | (
+            scale < 2.0**-TARGET_SCALE_EXPONENT
+        )
+        self._y_std = np.where(extreme, scale, 1.0)
+        return Y / self._y_std
 
     def _predictions(self, decision, single_output):
         """Predictions from decision values in the fitted (normalized) units; one

@@ -383,3 +383,32 @@ def test_any_legal_input_gives_finite_predictions(
     assert np.isfinite(model.dual_coef_).all()
     assert np.isfinite(model.convergence_curve_).all()
     assert np.isfinite(model.predict(rng.normal(size=(5, d)) * scale)).all()
+
+
+@pytest.mark.parametrize("size", [1e200, 1e-200, 1e-310])
+@pytest.mark.parametrize("normalize_y", [True, False])
+@pytest.mark.parametrize("precision", ["float64", "float32"])
+def test_targets_near_the_ends_of_float64_give_scaled_predictions(
+    size, normalize_y, precision
+):
+    """Targets of any finite size fit as the same targets of size 1 do, scaled: the
+    fit is linear in the targets (1e-310 is subnormal)."""
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(50, 3)), rng.normal(size=50)
+    X_test = rng.normal(size=(20, 3))
+    params = {
+        "normalize_y": normalize_y,
+        "precision": precision,
+        "max_iter": 30,
+        "random_state": 0,
+    }
+    unit = _fit_quietly(InterpolatingKernelRegressor(**params), X, y).predict(X_test)
+    model = _fit_quietly(InterpolatingKernelRegressor(**params), X, y * size)
+    predicted = model.predict(X_test)
+    assert np.all(np.isfinite(predicted))
+    # Relative to the targets' scale. In float32 the same problem in other units
+    # rounds differently and stops at tol an epoch sooner or later; before the fix the
+    # predictions were NaN (normalize_y) or off by 100% (without).
+    tolerance = 1e-10 if precision == "float64" else 1e-2
+    assert_allclose(predicted / size, unit, rtol=0, atol=tolerance * np.abs(unit).max())
+    assert model.convergence_curve_[-1] < model.convergence_curve_[0]
