@@ -134,8 +134,8 @@ def test_score_within_tol_is_no_improvement(classification):
     # Epochs 2 and 3 gain less than tol (which also bounds the training residual,
     # far from reached here) over the best: the fit stops after epoch 3,
     # keeping epoch 3's coefficients, the best score seen, and folds the held-out
-    # rows in with one more epoch.
-    assert model.n_iter_ == 4
+    # rows in with FOLD_IN_EPOCHS more epochs.
+    assert model.n_iter_ == 3 + base.FOLD_IN_EPOCHS
     assert len(model.validation_scores_) == 4
     assert model.best_iteration_ == 3
 
@@ -148,8 +148,8 @@ def test_other_scorings(scoring):
     model = InterpolatingKernelRegressor(
         gamma=2.0, early_stopping=True, scoring=scoring, random_state=0
     ).fit(X, y)
-    # One score before the first epoch and after each, but the fold-in epoch.
-    assert model.validation_scores_.shape == (model.n_iter_,)
+    # One score before the first epoch and after each, but the fold-in epochs.
+    assert model.validation_scores_.shape == (model.n_iter_ + 1 - base.FOLD_IN_EPOCHS,)
     assert np.all(model.validation_scores_ <= 0)
     assert model.best_validation_score_ > model.validation_scores_[0]
 
@@ -215,8 +215,8 @@ def test_warm_start_continues_where_a_longer_fit_would_be(classification, early_
     first_plan = warm.step_size_, warm.batch_size_, warm.eigenvalues_
     with pytest.warns(ConvergenceWarning):
         warm.set_params(max_iter=2).fit(X, y)
-    # With early stopping, each fit ends with the fold-in epoch over all the rows.
-    assert warm.n_iter_ == longer.n_iter_ == 5 + early_stopping
+    # With early stopping, each fit ends with the fold-in epochs over all the rows.
+    assert warm.n_iter_ == longer.n_iter_ == 5 + early_stopping * base.FOLD_IN_EPOCHS
     assert (warm.step_size_, warm.batch_size_) == first_plan[:2]
     assert_array_equal(warm.eigenvalues_, first_plan[2])
     assert_allclose(warm.convergence_curve_, longer.convergence_curve_, rtol=1e-12)
@@ -422,3 +422,32 @@ def test_fold_in_starts_from_the_best_epochs_model(case, monkeypatch):
         best = _fit_quietly(InterpolatingKernelRegressor(**params), X_fit, y, **fit_params)
     assert len(carried.X_fit_) == len(X) > len(best.X_fit_)
     assert_allclose(carried.predict(X_new), best.predict(X_new), rtol=1e-9, atol=1e-9)
+
+
+def test_held_out_rows_end_up_fitted_like_the_training_rows(monkeypatch):
+    """After early stopping the fold-in epochs fit the held-out rows too: on labels
+    with noise (a tenth flipped), which a model that only predicts the held-out rows
+    gets wrong, they are reproduced as the training rows are, and their residual is
+    of the training rows' order."""
+    monkeypatch.setattr(base, "EARLY_STOPPING_MIN_SAMPLES", 1000)
+    X, y = make_classification(
+        n_samples=3000,
+        n_features=10,
+        n_informative=8,
+        n_classes=3,
+        flip_y=0.1,
+        random_state=0,
+    )
+    model = InterpolatingKernelClassifier(gamma=0.5, random_state=0).fit(X, y)
+    assert model.early_stopping_ and len(model.X_fit_) == len(X)
+    train, held_out = validation_split(
+        len(X), model.validation_fraction, check_random_state(0), stratify=y
+    )
+    # Held-out accuracy before the fold-in: the noise caps it near 0.9.
+    assert model.best_validation_score_ < 0.95
+    fitted = model.predict(X)
+    assert np.mean(fitted[held_out] == y[held_out]) >= np.mean(fitted[train] == y[train])
+    Y = np.where(y[:, np.newaxis] == model.classes_, 1.0, -1.0)
+    residual = np.mean((model.decision_function(X) - Y) ** 2, axis=1)
+    # One epoch of fold-in left them at 2.3 times the training rows' residual here.
+    assert residual[held_out].mean() < 3.0 * residual[train].mean()
