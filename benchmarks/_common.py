@@ -76,12 +76,15 @@ def _standardize(X_train, X_test):
 
 
 def make_classification_data(
-    n_train, n_test=TEST_SIZE, seed=0, *, n_informative=20, class_sep=2.0
+    n_train, n_test=TEST_SIZE, seed=0, *, n_informative=20, class_sep=2.0, flip_y=0.0
 ):
     """make_classification with 40 features and 10 classes, standardized.
 
     The defaults are the ``classification40`` data of every benchmark; ``class_sep=1.0,
-    n_informative=30`` gives ``classification40_sep1``, harder and less clustered.
+    n_informative=30`` gives ``classification40_sep1``, harder and less clustered, and
+    with ``flip_y=0.1`` (a tenth of the labels drawn at random) ``classification40_noisy``,
+    a noisy, data-hungry problem: test accuracy about 0.80 at 20,000 points, still
+    rising with n.
     """
     from sklearn.datasets import make_classification
     from sklearn.preprocessing import StandardScaler
@@ -93,6 +96,7 @@ def make_classification_data(
         n_classes=10,
         n_clusters_per_class=2,
         class_sep=class_sep,
+        flip_y=flip_y,
         random_state=seed,
     )
     X = StandardScaler().fit_transform(X)
@@ -248,6 +252,10 @@ DATASETS = {
     "classification40_sep1": Dataset(
         "classification",
         partial(make_classification_data, n_informative=30, class_sep=1.0),
+    ),
+    "classification40_noisy": Dataset(
+        "classification",
+        partial(make_classification_data, n_informative=30, class_sep=1.0, flip_y=0.1),
     ),
     "digits_like": Dataset("classification", make_digits_like_data),
     "mixed_regression": Dataset("regression", make_mixed_regression_data),

@@ -166,11 +166,13 @@ kernel : str or callable, default="rbf"
         workers), scored after every epoch, and the fit stops once
         ``n_iter_no_change`` epochs in a row brought no significant gain over the
         reference, the score of the last epoch that did. A gain is significant when
-        it exceeds ``tol`` and, for the default ``scoring``, 1.5 standard errors of
-        the reference score on the held-out rows (``sqrt(p (1 - p) / n_val)`` for
-        an accuracy p, ``(1 - R^2) sqrt(2 / n_val)`` for R^2): gains within the
-        noise of the held-out set do not keep the fit going, and small gains that
-        add up do. The fit then goes back to the best epoch's
+        it exceeds ``tol`` and 1.5 standard errors: for the default ``scoring``,
+        of the reference score on the held-out rows (``sqrt(p (1 - p) / n_val)``
+        for an accuracy p, ``(1 - R^2) sqrt(2 / n_val)`` for R^2); for
+        ``scoring="loss"``, of the rows' paired loss differences between the
+        reference epoch and this one, so that a small gain all rows share counts.
+        Gains within the noise of the held-out set do not keep the fit going, and
+        small gains that add up do. The fit then goes back to the best epoch's
         coefficients and folds the held-out rows back in: two more epochs over all
         the rows, from those coefficients (zero for the held-out rows), so that the
         model holds every row. Leaving them out, as scikit-learn's estimators do,
@@ -191,8 +193,10 @@ kernel : str or callable, default="rbf"
         Validation score of early stopping: None is the estimator's own ``score``
         (accuracy, R^2), computed from the epoch's predictions at no extra cost;
         "loss" is minus the mean squared error on the (encoded, normalized)
-        targets; any other string or callable is a scikit-learn scorer, called with
-        the model of that epoch.
+        targets, the quantity the SGD lowers, also at no extra cost, and judged by
+        paired differences (see ``early_stopping``); any other string or callable
+        is a scikit-learn scorer, called with the model of that epoch, whose gains
+        count above ``tol``.
 
     validation_fraction : float or int, default=0.1
         Share (a float in (0, 1)) or number (an int) of the training samples set
@@ -582,6 +586,7 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
                 result=result,
                 validation_scores=monitor.scores,
                 reference=monitor.reference,
+                reference_losses=monitor.reference_losses,
                 n_no_change=monitor.n_no_change,
                 best_coef=best_coef,
                 last_coef=last_coef,
@@ -954,6 +959,10 @@ class _EpochMonitor:
         self.scale = scale
         self.scores = None
         self.reference = None  # the score of the last significant gain
+        # With scoring="loss": each held-out row's loss at the current epoch and at
+        # the reference, for the paired standard error of a gain (min_gain).
+        self.row_losses = None
+        self.reference_losses = None
         self.n_no_change = 0
         self.scorer = None
         scoring = estimator.scoring
@@ -979,6 +988,7 @@ class _EpochMonitor:
                 self.scores = [score]
                 self.best_score, self.best_epoch = score, 0
                 self.reference = score
+                self.reference_losses = self.row_losses
             else:
                 # The scores, the best coefficients and the reference of the fit
                 # continued.
@@ -986,6 +996,7 @@ class _EpochMonitor:
                 self.best_score = self.estimator.best_validation_score_
                 self.best_epoch = self.estimator.best_iteration_
                 self.reference = warm.reference
+                self.reference_losses = warm.reference_losses
             # Patience goes on from the fit continued, unless that fit stopped for
             # want of gains: continuing it asks for more epochs.
             self.n_no_change = 0
@@ -1024,24 +1035,37 @@ class _EpochMonitor:
             return float(self.scorer(model, X_scored, y_val, **weights))
         decision = self.evaluator.decision(X_val)
         if self.estimator.scoring == "loss":
-            return -float(
-                np.average(np.mean((decision - Y_val) ** 2, axis=1), weights=weight)
-            )
+            self.row_losses = np.mean((decision - Y_val) ** 2, axis=1)
+            return -float(np.average(self.row_losses, weights=weight))
         return float(self.estimator._validation_score(decision, Y_val, y_val, weight))
 
     def min_gain(self):
         """The least gain over the reference score that counts as an improvement:
-        ``tol``, and for the estimator's own score at least SIGNIFICANT_GAIN standard
-        errors of the reference score on the held-out rows, so that gains within the
-        noise of the held-out set do not keep the fit going."""
-        if self.estimator.scoring is not None:
+        ``tol``, and at least SIGNIFICANT_GAIN standard errors of the gain on the
+        held-out rows, so that gains within the noise of the held-out set do not keep
+        the fit going: for the estimator's own score, the standard error of the
+        reference score; for ``scoring="loss"``, the paired standard error of the
+        rows' loss differences between the reference epoch and this one (both
+        epochs are scored on the same rows, so the rows' own difficulty cancels and
+        a small gain that every row shares counts, where noise that moves rows both
+        ways does not)."""
+        scoring = self.estimator.scoring
+        if scoring not in (None, "loss"):
             return self.estimator.tol
         weight = self.validation_weight
         n_samples = len(self.validation[2])
         if weight is not None:
             # Kish's effective number of weighted samples (n_val for equal weights).
             n_samples = weight.sum() ** 2 / np.sum(weight**2)
-        noise = self.estimator._score_noise(self.reference, n_samples)
+        if scoring == "loss":
+            difference = self.reference_losses - self.row_losses
+            spread = np.average(
+                (difference - np.average(difference, weights=weight)) ** 2,
+                weights=weight,
+            )
+            noise = np.sqrt(spread / n_samples)
+        else:
+            noise = self.estimator._score_noise(self.reference, n_samples)
         return max(self.estimator.tol, SIGNIFICANT_GAIN * noise)
 
     def reconstruction(self):
@@ -1060,6 +1084,7 @@ class _EpochMonitor:
             # small gains that add up to a significant one keep the fit going.
             if score > self.reference + self.min_gain():
                 self.reference = score
+                self.reference_losses = self.row_losses
                 self.n_no_change = 0
             else:
                 self.n_no_change += 1

@@ -374,6 +374,68 @@ def test_small_gains_that_add_up_keep_the_fit_going():
     )
 
 
+def _loss_monitor(decisions, weight=None):
+    """A monitor of scoring="loss" over held-out rows with target 0, whose decisions
+    are scripted epoch by epoch (index 0: before the first epoch)."""
+    model = InterpolatingKernelRegressor(scoring="loss", n_iter_no_change=2)
+    n = len(decisions[0])
+    held_out = (np.zeros((n, 1)), np.zeros((n, 1)), np.zeros(n))
+    monitor = base._EpochMonitor(
+        model, validation=held_out, fitted_points=None, validation_weight=weight
+    )
+    monitor.begin(_ScriptedEvaluator(decisions), warm=None)
+    return monitor
+
+
+def test_loss_gains_are_judged_paired_so_slow_steady_gains_go_on():
+    # Rows of very different difficulty: the loss's plain standard error over 2000
+    # rows is about 2.6% of it. Each epoch shrinks every row's error by 0.5%, a loss
+    # gain of 1%: within the plain noise, but every row shares it, so the paired
+    # standard error of the gain is nearly 0 and each epoch counts.
+    offsets = np.random.RandomState(0).lognormal(sigma=1.0, size=(2000, 1))
+    decisions = [offsets * 0.995**epoch for epoch in range(8)]
+    monitor = _loss_monitor(decisions)
+    losses = offsets[:, 0] ** 2
+    assert np.std(losses) / np.sqrt(2000) > 2 * 0.01 * losses.mean()
+    for epoch in range(1, 8):
+        assert not monitor(epoch, monitor.evaluator)
+        assert monitor.n_no_change == 0
+    assert monitor.best_epoch == 7
+
+
+# Random plateaus in the test below. A pure-noise epoch passes 1.5 standard errors
+# with probability 1 - Phi(1.5) = 6.7%, so two in a row without a gain, the patience,
+# come first with probability 0.93^2 = 0.87 (standard deviation 1.7% over 400).
+PLATEAU_TRIALS = 400
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_noisy_loss_plateau_stops_within_the_patience(weighted):
+    # Epoch 1 halves every row's error; from then on each epoch moves every row's loss
+    # at random by 20% either way, with no change on average: a flat, noisy plateau.
+    # With n_iter_no_change=2 the fit stops at epoch 3 unless noise passes for a
+    # gain, and soon after even then; the best epoch seen is kept.
+    rng = np.random.RandomState(0)
+    stopped_at = []
+    for _ in range(PLATEAU_TRIALS):
+        offsets = rng.lognormal(sigma=1.0, size=(500, 1))
+        decisions = [offsets, 0.5 * offsets]
+        for _ in range(10):
+            factor = np.sqrt(np.maximum(1.0 + 0.2 * rng.normal(size=(500, 1)), 0.0))
+            decisions.append(0.5 * offsets * factor)
+        weight = rng.uniform(0.5, 2.0, size=500) if weighted else None
+        monitor = _loss_monitor(decisions, weight)
+        assert not monitor(1, monitor.evaluator)  # halving every row's error counts
+        epoch = 2
+        while not monitor(epoch, monitor.evaluator):
+            epoch += 1
+        stopped_at.append(epoch)
+        assert monitor.best_score == max(monitor.scores)
+    stopped_at = np.array(stopped_at)
+    assert np.mean(stopped_at == 3) > 0.8
+    assert stopped_at.max() <= 8
+
+
 def _regression_with_duplicates(n=300):
     rng = np.random.RandomState(0)
     X = rng.uniform(-1, 1, size=(n, 2))
