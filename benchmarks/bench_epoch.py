@@ -8,9 +8,10 @@ features, 10 classes) at each n, in fresh child processes, this script measures:
 - with ``--baseline PATH`` (a checkout of another commit, e.g. made with ``git worktree
   add /tmp/baseline COMMIT``), the same fit by that code, alternating with this one in
   the same run, their time ratio and the largest difference of their decision values;
-- an epoch split into its parts, each timed on one core over the epoch's chunks (the
-  chunk rows and batch of the fitted model): the distance product (``[a, -gamma
-  ||a||^2, 1] @ [2 gamma b, 1, -gamma ||b||^2]^T``), the elementwise exp, ``K @ a``, the
+- an epoch split into its parts, each timed on one core over the epoch's column tiles
+  (the chunk rows, tile columns and batch of the fitted model): the distance product
+  (``[a, -gamma ||a||^2, 1] @ [2 gamma b, 1, -gamma ||b||^2]^T``), the elementwise exp,
+  ``K @ a``, the
   preconditioner's projection ``K(X_S, X_B) g``; the rest of the epoch's measured time
   on its threads is "overhead" (thread hand-offs, coefficient updates, Python, and
   what the threads lose to each other on shared caches);
@@ -108,6 +109,7 @@ def measure_parts(path):
     """One epoch's parts on one core, and the best rates of the product and the exp."""
     from threadpoolctl import threadpool_limits
 
+    from sklearn_interp._kernel import tile_columns
     from sklearn_interp._parallel import chunk_rows
 
     _, model = _fit(path, 1)
@@ -116,6 +118,7 @@ def measure_parts(path):
     n, d = X.shape
     c, s = len(model.classes_), model.subsample_size_
     rows = chunk_rows(n, model.batch_size_, os.cpu_count())
+    width = min(tile_columns(rows), n)  # the fit's column tiles (kernel_product)
     gamma = np.float32(model.gamma_)
     rng = np.random.default_rng(0)
     right = np.empty((n, d + 2), np.float32)
@@ -126,30 +129,39 @@ def measure_parts(path):
     left[:, :-2] = X[:rows]
     left[:, -2] = -gamma * (X[:rows] ** 2).sum(axis=1)
     left[:, -1] = 1.0
-    coef = rng.standard_normal((n, c)).astype(np.float32)
+    coef = rng.standard_normal((width, c)).astype(np.float32)
     residual = rng.standard_normal((rows, c)).astype(np.float32)
-    block = np.empty((rows, n), np.float32)
-    chunks = n / rows  # chunks of an epoch
+    block = np.empty((rows, width), np.float32)
+    head = np.empty((rows, s), np.float32)
+    tiles = float(n) * n / (rows * width)  # tiles of an epoch
+    chunks = n / rows  # chunks of an epoch (one projection each)
     with threadpool_limits(1, "blas"):
-        product = _median_time(lambda: np.matmul(left, right.T, out=block)) * chunks
-        exp = _median_time(lambda: np.exp(block, out=block)) * chunks
-        np.matmul(left, right.T, out=block)
+        product = _median_time(lambda: np.matmul(left, right[:width].T, out=block))
+        product *= tiles
+        exp = _median_time(lambda: np.exp(block, out=block)) * tiles
+        np.matmul(left, right[:width].T, out=block)
         np.exp(block, out=block)
-        kernel_coef = _median_time(lambda: block @ coef) * chunks
-        projection = _median_time(lambda: block[:, :s].T @ residual) * chunks
+        kernel_coef = _median_time(lambda: block @ coef) * tiles
+        np.matmul(left, right[:s].T, out=head)
+        np.exp(head, out=head)
+        projection = _median_time(lambda: head.T @ residual) * chunks
+        whole = np.empty((rows, n), np.float32)  # a chunk's rows against all n points
+        np.matmul(left, right.T, out=whole)
+        whole_ns = _median_time(lambda: np.exp(whole, out=whole)) / whole.size * 1e9
         square = rng.standard_normal((PEAK_PRODUCT_SIZE,) * 2).astype(np.float32)
         peak = 2 * PEAK_PRODUCT_SIZE**3 / _median_time(lambda: square @ square)
         tile = block.ravel()[:CACHE_TILE_ENTRIES].copy()
         tile_out = np.empty_like(tile)
-        tiles = 64
+        repeats = 64
         tile_ns = (
-            _median_time(lambda: [np.exp(tile, out=tile_out) for _ in range(tiles)])
-            / (tiles * CACHE_TILE_ENTRIES)
+            _median_time(lambda: [np.exp(tile, out=tile_out) for _ in range(repeats)])
+            / (repeats * CACHE_TILE_ENTRIES)
             * 1e9
         )
     entries = float(n) * n
     return {
         "chunk_rows": rows,
+        "tile_columns": width,
         "batch_size": model.batch_size_,
         "product_s": product,
         "exp_s": exp,
@@ -161,6 +173,7 @@ def measure_parts(path):
         "peak_gflops": peak / 1e9,
         "exp_tile_ns": tile_ns,
         "exp_block_ns": exp / entries * 1e9,
+        "exp_whole_rows_ns": whole_ns,
     }
 
 
@@ -301,12 +314,15 @@ def main():
         [
             "\n## The fit" + fit_table,
             "\n## One epoch, part by part\n\nEach part timed on one core over the "
-            "epoch's chunks; core-seconds of the epoch are its measured time times "
+            f"epoch's tiles of {best['chunk_rows']} rows by {best['tile_columns']} "
+            "columns; core-seconds of the epoch are its measured time times "
             f"{threads} threads. Best rates in the same process: the BLAS product of "
             f"a {PEAK_PRODUCT_SIZE}-square float32 matrix at "
             f"{best['peak_gflops']:.0f} GFLOP/s on one core; the exp at "
             f"{best['exp_tile_ns']:.2f} ns per entry on a cache-resident tile "
-            f"(over a whole chunk: {best['exp_block_ns']:.2f} ns).\n" + split_table,
+            f"(over a tile: {best['exp_block_ns']:.2f} ns; over a chunk's rows "
+            f"against all n points, as before the tiles: "
+            f"{best['exp_whole_rows_ns']:.2f} ns).\n" + split_table,
         ],
         {"rows": data},
         info,

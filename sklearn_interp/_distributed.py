@@ -37,8 +37,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._evaluator import Coefficients, Evaluator, patch_diagonal
-from ._kernel import kernel_block_rows
+from ._evaluator import Coefficients, Evaluator
+from ._kernel import kernel_block_rows, kernel_product, patch_block
 from ._points import is_dask_array
 from ._spectrum import reduced_diagonal_max
 
@@ -264,12 +264,15 @@ class Shard:
         for j, kernel_rows in enumerate(self.kernel_rows):
             mine = chunk == j
             for rows in gen_batches(len(X_batch), self.block_rows):
-                block = kernel_rows(X_batch[rows])
                 here = mine & (positions >= rows.start) & (positions < rows.stop)
-                patch_diagonal(
-                    block, positions[here] - rows.start, row[here], self.diagonal[j]
+                diagonal = (positions[here] - rows.start, row[here])
+                product, _ = kernel_product(
+                    kernel_rows,
+                    X_batch[rows],
+                    self.coef[j].mirror,
+                    patch=(*diagonal, self.diagonal[j][row[here]]),
                 )
-                part[rows] += self.coef[j].product(block)
+                part[rows] += product
             part[positions[mine]] += self.coef[j].shifted_targets(row[mine])
         return part
 
@@ -543,9 +546,9 @@ class ShardedEvaluator(Evaluator):
             # leading columns, with the exact diagonal where a batch point is in S.
             block = self.subsample_rows(X_batch)
             in_subsample = np.flatnonzero(batch < self.n_subsample)
-            patch_diagonal(
-                block, in_subsample, batch[in_subsample], self.subsample_diagonal
-            )
+            columns = batch[in_subsample]
+            patch = (in_subsample, columns, self.subsample_diagonal[columns])
+            patch_block(block, 0, block.shape[1], patch)
             projected = block.T @ residual.astype(block.dtype)
             projected = projected.astype(np.float64)
         return residual, projected

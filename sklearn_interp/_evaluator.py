@@ -7,7 +7,7 @@ if any, first) with their targets and coefficients, and computes ridge-shifted r
 :class:`sklearn_interp._distributed.ShardedEvaluator` on a Dask cluster.
 
 Both keep their coefficients in :class:`Coefficients` (one per row chunk on a cluster)
-and patch the exact kernel diagonal into their blocks with :func:`patch_diagonal`, so
+and patch the exact kernel diagonal into their blocks with :func:`diagonal_patch`, so
 the bookkeeping of the two backends is the same code.
 """
 
@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.utils import gen_batches, gen_even_slices
 
 from . import _parallel
+from ._kernel import kernel_product, tile_columns
 
 
 class Evaluator(ABC):
@@ -146,10 +147,6 @@ class Coefficients:
         self.values[...] = self.best
         self.mirror[...] = self.best
 
-    def product(self, block):
-        """``block @ coef`` for a kernel block against these rows, in its precision."""
-        return block @ self.mirror
-
     def shifted_targets(self, rows):
         """``alpha coef[rows] - y[rows]``: a residual's terms from the rows' own values."""
         shift = -self.targets[rows]
@@ -161,22 +158,25 @@ class Coefficients:
         return float(np.einsum("ij,ij->", self.targets, self.targets))
 
 
-def patch_diagonal(block, block_rows, columns, diagonal):
-    """Write the exact ``k(x, x)`` where a block's row meets its own point.
+def diagonal_patch(columns, diagonal):
+    """The exact ``k(x, x)`` where rows of kernel rows meet their own points, as a
+    ``patch`` of :func:`sklearn_interp._kernel.kernel_product`.
 
     A kernel computed by expanding distances can lose its diagonal to rounding on badly
-    scaled data; ``block[block_rows[i], columns[i]] = diagonal[columns[i]]``.
+    scaled data; row ``i`` of the rows is the point ``columns[i]``, whose entry is set
+    to ``diagonal[columns[i]]``.
     """
-    block[block_rows, columns] = diagonal[columns]
+    return np.arange(len(columns)), columns, diagonal[columns]
 
 
 class LocalEvaluator(Evaluator):
     """Residuals of rows of training points held here, in blocks, on all cores.
 
     Blocks of at most ``block_rows`` rows are split into one piece per thread, and a
-    piece into chunks of ``chunk_rows`` rows that the thread computes in its own reused
-    buffer; results are combined in a fixed order, so they do not depend on thread
-    timing. Made by :meth:`sklearn_interp._points.LocalPoints.evaluator`.
+    piece into chunks of ``chunk_rows`` rows that the thread computes in column tiles
+    (:func:`sklearn_interp._kernel.kernel_product`) in its own reused buffers; results
+    are combined in a fixed order, so they do not depend on thread timing. Made by
+    :meth:`sklearn_interp._points.LocalPoints.evaluator`.
 
     Parameters
     ----------
@@ -227,13 +227,20 @@ class LocalEvaluator(Evaluator):
         self.n_threads = n_threads
         self.diagonal = diagonal
         self.order = order
-        # One kernel buffer per thread, reused by every chunk: together they hold no
-        # more than the block_rows x n block the memory budget allows (at least one
-        # row each). A kernel that allocates its own blocks gets none.
         self.chunk_rows = _parallel.chunk_rows(self.n_samples, block_rows, n_threads)
+        # Space per thread, reused by every chunk (kernel_product): the chunk's kernel
+        # rows against the subsample, kept for the projection, and one column tile;
+        # together far below the block_rows x n block the memory budget allows. Rows
+        # that come in no tiles (sparse points, other kernels) are allocated whole by
+        # the kernel, chunk by chunk.
+        tiled = getattr(self.kernel_rows, "tiles", None) is not None
+        tile_entries = self.chunk_rows * min(tile_columns(self.chunk_rows), self.n_samples)
         self.buffers = [
-            np.empty((self.chunk_rows, self.n_samples), dtype=kernel.dtype)
-            if getattr(self.kernel_rows, "fills_out", False)
+            (
+                np.empty((self.chunk_rows, n_subsample), dtype=kernel.dtype),
+                np.empty(tile_entries, dtype=kernel.dtype),
+            )
+            if tiled
             else None
             for _ in range(n_threads)
         ]
@@ -273,14 +280,12 @@ class LocalEvaluator(Evaluator):
         X = X.astype(self.coef.mirror.dtype, copy=False)
         out = np.empty((X.shape[0], self.coef.values.shape[1]))
 
-        def piece(rows, buffer):
+        def piece(rows, buffers):
             for chunk in gen_batches(rows.stop - rows.start, self.chunk_rows):
                 chunk = slice(rows.start + chunk.start, rows.start + chunk.stop)
-                size = chunk.stop - chunk.start
-                block = self.kernel_rows(
-                    X[chunk], out=None if buffer is None else buffer[:size]
+                out[chunk], _ = kernel_product(
+                    self.kernel_rows, X[chunk], self.coef.mirror, buffers=buffers
                 )
-                out[chunk] = self.coef.product(block)
 
         for block in gen_batches(X.shape[0], self.block_rows):
             self._map_pieces(piece, block)
@@ -293,28 +298,25 @@ class LocalEvaluator(Evaluator):
         residual = np.empty((len(index), n_outputs))
         projected = np.zeros((self.n_subsample, n_outputs)) if project else None
 
-        def piece(rows, buffer):
+        def piece(rows, buffers):
             projection = np.zeros(projected.shape) if project else None
             piece_index, piece_residual = index[rows], residual[rows]
             for chunk in gen_batches(len(piece_index), self.chunk_rows):
                 chunk_index = piece_index[chunk]
-                block = self.kernel_rows(
+                product, head = kernel_product(
+                    self.kernel_rows,
                     self.X[chunk_index],
-                    out=None if buffer is None else buffer[: len(chunk_index)],
+                    self.coef.mirror,
+                    keep=self.n_subsample if project else 0,
+                    patch=diagonal_patch(chunk_index, self.diagonal),
+                    buffers=buffers,
                 )
-                patch_diagonal(
-                    block, np.arange(len(chunk_index)), chunk_index, self.diagonal
-                )
-                chunk_residual = self.coef.product(block) + self.coef.shifted_targets(
-                    chunk_index
-                )
+                chunk_residual = product + self.coef.shifted_targets(chunk_index)
                 piece_residual[chunk] = chunk_residual
                 if project:
-                    # K(X_S, X_B) g: the block's leading columns, in the compute
-                    # precision, summed over the chunks in float64.
-                    projection += block[:, : self.n_subsample].T @ chunk_residual.astype(
-                        block.dtype
-                    )
+                    # K(X_S, X_B) g: the rows' kernel against the subsample, in the
+                    # compute precision, summed over the chunks in float64.
+                    projection += head.T @ chunk_residual.astype(head.dtype)
             return projection
 
         for block in gen_batches(len(index), self.block_rows):
@@ -324,7 +326,7 @@ class LocalEvaluator(Evaluator):
         return residual, projected
 
     def _map_pieces(self, piece, block):
-        """``piece(rows, buffer)`` over one piece of the slice ``block`` per thread
+        """``piece(rows, buffers)`` over one piece of the slice ``block`` per thread
         (one piece for a small block); the results in piece order."""
         size = block.stop - block.start
         parallel = size * self.n_samples >= _parallel.PARALLEL_MIN_ENTRIES

@@ -40,6 +40,16 @@ DIAGONAL_BLOCK_ROWS = 128
 # the other kernels and sparse rows, holds a distance matrix and the kernel matrix.
 KERNEL_BLOCK_COPIES = 2
 
+# Kernel rows multiplied by coefficients (:func:`kernel_product`) are computed in column
+# tiles of about TILE_ENTRIES entries (2 MiB in float32), at least MIN_TILE_COLUMNS wide:
+# the product that makes a tile, its map (the exp) and its product with the
+# coefficients then read it from the core's cache, not from memory. Measured on an AMD
+# EPYC (AVX2, 2 cores), rows of 256 against 20,000 points: an epoch's residuals in
+# 0.70-0.92 s tiled against 0.78-1.05 s as whole rows (3 alternating runs); tiles of
+# 2**18 entries were no faster (0.80-0.94 s).
+TILE_ENTRIES = 2**19
+MIN_TILE_COLUMNS = 256
+
 
 def memory_budget():
     """Bytes one temporary may use: scikit-learn's ``working_memory`` setting (MiB)."""
@@ -77,6 +87,82 @@ def kernel_block_rows(n_columns, dtype, budget=None):
             "sklearn.set_config(working_memory=...) (in MiB)."
         )
     return rows
+
+
+def tile_columns(n_rows):
+    """Columns of one tile of :func:`kernel_product` for ``n_rows`` rows."""
+    return max(MIN_TILE_COLUMNS, TILE_ENTRIES // max(n_rows, 1))
+
+
+def kernel_product(rows, A, coef, *, keep=0, patch=None, buffers=None):
+    """``k(A, B) @ coef`` in float64, and the block's first ``keep`` columns.
+
+    The kernel rows of A are never held whole when ``rows`` can compute them in column
+    tiles (its ``tiles(A)``, the dense fast paths): each tile is made, mapped and
+    multiplied by its rows of ``coef`` while in cache (:data:`TILE_ENTRIES`), and
+    the products are summed in float64. Other kernels compute the whole block once.
+
+    Parameters
+    ----------
+    rows : callable
+        From a kernel's ``rows_against(B)``.
+    A : ndarray or sparse matrix of shape (n_rows, n_features)
+    coef : ndarray of shape (len(B), n_outputs)
+        Best in the kernel's precision (a float64 ``coef`` against float32 rows costs
+        a conversion of every tile).
+    keep : int, default=0
+        Leading columns of the block to return (the preconditioner's subsample).
+    patch : tuple of three arrays or None
+        ``(block_rows, columns, values)``: the entries ``k(A[block_rows[i]],
+        B[columns[i]])`` are taken to be ``values[i]`` (the exact diagonal).
+    buffers : tuple of two ndarrays or None
+        ``(head, tile)``: space for the kept columns, shape ``(>= n_rows, keep)``
+        (used only when ``keep > 0``), and
+        for one tile, flat with at least ``n_rows * tile_columns(n_rows)`` entries, in
+        the kernel's precision; None allocates them.
+
+    Returns
+    -------
+    product : ndarray of shape (n_rows, n_outputs), float64
+    head : ndarray of shape (n_rows, keep)
+        A view of the kernel rows (or of ``buffers[0]``).
+    """
+    tiles = getattr(rows, "tiles", None)
+    tile = None if tiles is None else tiles(A)
+    if tile is None:
+        block = rows(A)
+        patch_block(block, 0, block.shape[1], patch)
+        return np.asarray(block @ coef, dtype=np.float64), block[:, :keep]
+    n_rows, n_columns = A.shape[0], coef.shape[0]
+    head_buffer, tile_buffer = (None, None) if buffers is None else buffers
+    product = np.zeros((n_rows, coef.shape[1]))
+    head = np.empty((n_rows, 0), dtype=rows.dtype)
+    if keep:
+        head = tile(slice(0, keep), None if head_buffer is None else head_buffer[:n_rows])
+        patch_block(head, 0, keep, patch)
+        product += head @ coef[:keep]
+    width = tile_columns(n_rows)
+    if tile_buffer is None:
+        tile_buffer = np.empty(n_rows * min(width, n_columns), dtype=rows.dtype)
+    for start in range(keep, n_columns, width):
+        stop = min(start + width, n_columns)
+        block = tile(
+            slice(start, stop),
+            tile_buffer[: n_rows * (stop - start)].reshape(n_rows, stop - start),
+        )
+        patch_block(block, start, stop, patch)
+        product += block @ coef[start:stop]
+    return product, head
+
+
+def patch_block(block, start, stop, patch):
+    """Write the entries of ``patch`` (as in :func:`kernel_product`) that fall in
+    columns ``start .. stop - 1`` into ``block``, whose columns begin at ``start``."""
+    if patch is None:
+        return
+    block_rows, columns, values = patch
+    inside = (columns >= start) & (columns < stop)
+    block[block_rows[inside], columns[inside] - start] = values[inside]
 
 
 def resolve_gamma(kernel, gamma, X):
@@ -195,7 +281,8 @@ class BlockKernel:
         buffer the block may be written into (the fast paths of rbf and the
         inner-product kernels do, and so save a fresh allocation per block); the block
         is the return value either way. Sparse rows go through scikit-learn's
-        ``pairwise_kernels``.
+        ``pairwise_kernels``. The fast paths also make column tiles of the rows
+        (``tiles(A)``, used by :func:`kernel_product`).
         """
         if not sp.issparse(B):
             if self.kernel == "rbf":
@@ -266,20 +353,32 @@ class _RBFRows:
     def __call__(self, A, out=None):
         if sp.issparse(A):
             return self.fallback(A, self.B)
+        return self.tiles(A)(slice(None), out)
+
+    def tiles(self, A):
+        """``tile(columns, out=None) -> k(A, B[columns])`` for a slice of columns,
+        with A's share of the work done once; None for sparse A."""
+        if sp.issparse(A):
+            return None
         centred = np.asarray(A) - self.center
         left = np.empty((A.shape[0], A.shape[1] + 2), dtype=self.dtype)
         left[:, :-2] = centred
         left[:, -2] = -self.gamma * row_norms(centred, squared=True)
         left[:, -1] = 1.0
-        block = np.matmul(left, self.right.T, out=out)
         # Rounding can leave an exponent a little above 0. For sensibly scaled data that
         # is a few ulps (a kernel value a few ulps above 1), harmless and cheaper than a
         # clipping pass; for badly scaled data the exponent is clipped at 0.
         left_scale = float(-left[:, -2].min(initial=0.0))
-        if self.eps * (left_scale + self.right_scale) > EXPONENT_ERROR_LIMIT:
-            np.minimum(block, 0.0, out=block)
-        np.exp(block, out=block)
-        return block
+        clip = self.eps * (left_scale + self.right_scale) > EXPONENT_ERROR_LIMIT
+
+        def tile(columns, out=None):
+            block = np.matmul(left, self.right[columns].T, out=out)
+            if clip:
+                np.minimum(block, 0.0, out=block)
+            np.exp(block, out=block)
+            return block
+
+        return tile
 
 
 def _power(block, degree):
@@ -343,16 +442,26 @@ class _InnerProductRows:
     def __call__(self, A, out=None):
         if sp.issparse(A):
             return self.fallback(A, self.B)
+        return self.tiles(A)(slice(None), out)
+
+    def tiles(self, A):
+        """As :meth:`_RBFRows.tiles`."""
+        if sp.issparse(A):
+            return None
         if self.map is None:
             left = np.asarray(A, dtype=self.dtype)
         else:
             left = np.empty((A.shape[0], A.shape[1] + 1), dtype=self.dtype)
             left[:, :-1] = A
             left[:, -1] = 1.0
-        block = np.matmul(left, self.right.T, out=out)
-        if self.map is not None:
-            self.map(block, self.degree)
-        return block
+
+        def tile(columns, out=None):
+            block = np.matmul(left, self.right[columns].T, out=out)
+            if self.map is not None:
+                self.map(block, self.degree)
+            return block
+
+        return tile
 
 
 class PrecomputedKernel:
@@ -443,22 +552,40 @@ class WeightedKernel:
 
     def rows_against(self, B):
         """Return ``(A, out=None) -> sqrt(w_A) k(A, B) sqrt(w_B)``."""
-        inner = self.kernel.rows_against(_points_of(B))
-        right = _scale_of(B).astype(self.dtype)
-
-        def rows(A, out=None):
-            block = inner(_points_of(A), out=out)
-            block *= _scale_of(A).astype(self.dtype)[:, np.newaxis]
-            block *= right
-            return block
-
-        rows.fills_out = getattr(inner, "fills_out", False)
-        return rows
+        return _WeightedRows(self.kernel.rows_against(_points_of(B)), B, self.dtype)
 
     def diagonal(self, X):
         """``w_i k(x_i, x_i)``, float64."""
         scale = _scale_of(X).astype(np.float64)
         return self.kernel.diagonal(_points_of(X)) * scale**2
+
+
+class _WeightedRows:
+    """The rows of a :class:`WeightedKernel` against fixed points B."""
+
+    def __init__(self, inner, B, dtype):
+        self.inner = inner
+        self.dtype = dtype
+        self.right = _scale_of(B).astype(dtype)
+        self.fills_out = getattr(inner, "fills_out", False)
+        if getattr(inner, "tiles", None) is None:
+            self.tiles = None
+
+    def __call__(self, A, out=None):
+        block = self.inner(_points_of(A), out=out)
+        return self._scale(block, A, slice(None))
+
+    def tiles(self, A):
+        """As :meth:`_RBFRows.tiles`, when the unweighted rows make tiles."""
+        inner = self.inner.tiles(_points_of(A))
+        if inner is None:
+            return None
+        return lambda columns, out=None: self._scale(inner(columns, out), A, columns)
+
+    def _scale(self, block, A, columns):
+        block *= _scale_of(A).astype(self.dtype)[:, np.newaxis]
+        block *= self.right[columns]
+        return block
 
 
 def with_scale(X, scale):

@@ -32,7 +32,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_array, validate_data
 
 from ._evaluator import LocalEvaluator
-from ._kernel import kernel_block_rows
+from ._kernel import kernel_block_rows, kernel_product
 from ._parallel import map_row_chunks, single_threaded_blas
 from ._spectrum import reduced_diagonal_max
 
@@ -466,7 +466,7 @@ def decision(estimator, X):
     out = np.empty((X.shape[0], coef.shape[1]))
 
     def predict_rows(rows):
-        out[rows] = kernel_rows(X[rows]) @ coef
+        out[rows], _ = kernel_product(kernel_rows, X[rows], coef)
 
     map_row_chunks(predict_rows, X.shape[0], X_fit.shape[0], kernel.dtype)
     return out

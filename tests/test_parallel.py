@@ -6,8 +6,8 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose
 from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS, pairwise_kernels
 
-from sklearn_interp import InterpolatingKernelRegressor, _parallel
-from sklearn_interp._kernel import make_kernel
+from sklearn_interp import InterpolatingKernelRegressor, _kernel, _parallel
+from sklearn_interp._kernel import WeightedKernel, kernel_product, make_kernel, with_scale
 
 # float64 blocks agree with scikit-learn's to rounding of the distance expansion.
 FLOAT64_RTOL = 1e-10
@@ -105,3 +105,61 @@ def test_predict_in_chunks_on_threads_equals_one_block(monkeypatch, kernel):
     monkeypatch.setattr(_parallel, "MIN_CHUNK_ROWS", 1)
     monkeypatch.setattr(_parallel, "CHUNK_ENTRIES", 4 * len(X))
     assert_allclose(model.predict(X_test), whole, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["rbf", "polynomial", "sigmoid", "linear", "laplacian"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("keep", [0, 4, 29])
+def test_kernel_product_in_tiles_matches_the_whole_block(
+    monkeypatch, name, dtype, weighted, keep
+):
+    """k(A, B) @ coef in column tiles of 7 (the last one short), with the kept columns
+    and a patched diagonal, equals the product of the whole block from scikit-learn;
+    laplacian has no tiles and takes the whole-block path."""
+    monkeypatch.setattr(_kernel, "TILE_ENTRIES", 1)
+    monkeypatch.setattr(_kernel, "MIN_TILE_COLUMNS", 7)
+    rng = np.random.RandomState(keep)
+    A = rng.uniform(0, 1, size=(11, 5))
+    B = rng.uniform(0, 1, size=(29, 5))
+    coef = rng.standard_normal((29, 3))
+    expected = pairwise_kernels(A, B, metric=name, filter_params=True, **PARAMS)
+    kernel = make_kernel(name, **PARAMS, dtype=dtype)
+    if weighted:
+        scale_A, scale_B = rng.uniform(0.5, 2, size=11), rng.uniform(0.5, 2, size=29)
+        expected = scale_A[:, np.newaxis] * expected * scale_B
+        A, B = with_scale(A, scale_A), with_scale(B, scale_B)
+        kernel = WeightedKernel(kernel)
+    # Row i of A meets point columns[i] of B, whose entry is replaced by values[i].
+    block_rows, columns = np.array([0, 3, 10]), np.array([2, 11, 28])
+    values = np.array([5.0, -1.0, 2.5])
+    expected[block_rows, columns] = values
+    rows = kernel.rows_against(B.astype(dtype))
+    assert (getattr(rows, "tiles", None) is not None) == (name != "laplacian")
+    product, head = kernel_product(
+        rows,
+        A.astype(dtype),
+        coef.astype(dtype),
+        keep=keep,
+        patch=(block_rows, columns, values),
+    )
+    assert product.dtype == np.float64 and head.shape == (11, keep)
+    tolerance = (
+        {"rtol": FLOAT64_RTOL, "atol": 1e-12}
+        if dtype == np.float64
+        else {"rtol": 0, "atol": 20 * FLOAT32_ATOL}
+    )
+    assert_allclose(head, expected[:, :keep], **tolerance)
+    assert_allclose(product, expected @ coef.astype(dtype), **tolerance)
+
+
+def test_kernel_product_of_sparse_rows_takes_the_whole_block():
+    """Sparse rows against dense points have no tiles; the product is the same."""
+    rng = np.random.RandomState(0)
+    A, B = rng.uniform(0, 1, size=(6, 4)), rng.uniform(0, 1, size=(9, 4))
+    coef = rng.standard_normal((9, 2))
+    rows = make_kernel("rbf", gamma=0.5).rows_against(B)
+    product, head = kernel_product(rows, sp.csr_matrix(A), coef, keep=3)
+    expected = pairwise_kernels(A, B, metric="rbf", gamma=0.5)
+    assert_allclose(product, expected @ coef, rtol=1e-10)
+    assert_allclose(head, expected[:, :3], rtol=1e-10)
