@@ -5,7 +5,7 @@ thread), or a LocalCluster of W worker processes with one thread each, X split i
 equal chunks, one per worker. The epoch time is the difference of the solver's time in
 fits of 4 and 1 epochs (tol=0, the same seed), over 3, so the set-up cancels. The
 solver's time is the wall time of the solver loop that every fit calls,
-``sklearn_interp._base.run_sgd``, wrapped while the fits run (``solver_calls``: a
+``sklearn_interp._solver.run_sgd``, wrapped while the fits run (``solver_calls``: a
 ``unittest.mock.patch.object``, so it is always restored). Whole-fit times would need no
 wrapping, but their difference also carries the variation of the set-up (a subsample
 eigendecomposition, and on a cluster the shards' creation), which is several epochs
@@ -71,9 +71,9 @@ def solver_calls():
     Yields a list that gets, per call, its wall time (``seconds``) and the evaluator's
     EVALUATOR_COUNTERS where it has them (the sharded evaluator does).
     """
-    import sklearn_interp._base as base
+    from sklearn_interp import _solver
 
-    real = base.run_sgd
+    real = _solver.run_sgd
     calls = []
 
     def recorded(evaluator, *args, **kwargs):
@@ -91,7 +91,7 @@ def solver_calls():
         )
         return result
 
-    with mock.patch.object(base, "run_sgd", recorded):
+    with mock.patch.object(_solver, "run_sgd", recorded):
         yield calls
 
 

@@ -13,6 +13,7 @@ without it that baseline is reported as not run.
 """
 
 from _common import (
+    CLASSIFICATION_ALPHA,
     EXTRA,
     argument_parser,
     command_line,
@@ -23,8 +24,8 @@ from _common import (
     write_report,
 )
 
-KERNEL_RIDGE_ALPHA = 1e-3  # near-interpolation; alpha = 0 is singular for its solver
-KERNEL_RIDGE_LABEL = "KernelRidge(alpha=1e-3)"
+KERNEL_RIDGE_ALPHA = CLASSIFICATION_ALPHA  # _common's: near-interpolation
+KERNEL_RIDGE_LABEL = f"KernelRidge(alpha={KERNEL_RIDGE_ALPHA:g})"
 
 # Fits to a training tol, as the round-1 defaults ran ("defaults" in results made before
 # early stopping became the default above 10,000 samples); bench_defaults.py measures

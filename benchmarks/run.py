@@ -36,6 +36,7 @@ import warnings
 
 import numpy as np
 from _common import (
+    CLASSIFICATION_ALPHA,
     DATASETS,
     EXTRA,
     NYSTROEM_COMPONENTS,
@@ -52,11 +53,6 @@ from _common import (
     measure,
     write_report,
 )
-
-# KernelRidge is asked for near-interpolation on classification, alpha = 1e-3 (alpha = 0
-# is singular for its solver); our classifier interpolates (alpha = 0). Regression
-# targets are noisy, so every regression method gets the same ridge term, ours included.
-CLASSIFICATION_ALPHA = 1e-3
 
 # scikit-learn-extra's EigenPro runs a fixed number of epochs (its default is 2).
 EXTRA_EPOCHS = 5

@@ -1,15 +1,14 @@
 """InterpolatingKernelRegressor and InterpolatingKernelClassifier."""
 
+from contextlib import contextmanager
+
 import numpy as np
 from sklearn.base import ClassifierMixin, MultiOutputMixin, RegressorMixin, _fit_context
 from sklearn.metrics import accuracy_score, r2_score
 
-from ._base import (
-    N_ITER_NO_CHANGE,
-    BaseInterpolatingKernel,
-    fill_doc,
-    restored_on_failure,
-)
+from ._base import BaseInterpolatingKernel
+from ._docs import fill_doc
+from ._early_stopping import N_ITER_NO_CHANGE
 from ._points import (
     encode_classes,
     gather,
@@ -22,6 +21,23 @@ from ._points import (
 # fitted divided by a power of two near it: far inside float32's normal range (its
 # coefficient mirror) and far from the overflow of float64's squared residual sums.
 TARGET_SCALE_EXPONENT = 32
+
+
+@contextmanager
+def restored_on_failure(estimator):
+    """Leave ``estimator`` as it was if the block raises or is interrupted.
+
+    Validation writes ``n_features_in_`` before the solver runs, so a fit that raises,
+    or a KeyboardInterrupt, would otherwise leave a half-written estimator: it stays
+    unfitted, or keeps the model it had.
+    """
+    state = estimator.__dict__.copy()
+    try:
+        yield
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(state)
+        raise
 
 
 def _power_of_two_scale(Y):
@@ -185,11 +201,7 @@ class InterpolatingKernelRegressor(
 
         Parameters
         ----------
-        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
-            Training data. A ``dask.array.Array`` runs the fit on the current
-            ``dask.distributed`` cluster, its row chunks sharded over the workers
-            (see the Notes of the class). For ``kernel="precomputed"``, the kernel
-            matrix ``K(X_train, X_train)`` of shape (n_samples, n_samples).
+        %(fit_X)s
         y : array-like or dask array of shape (n_samples,) or (n_samples, n_outputs)
             Target values.
         sample_weight : float or array-like of shape (n_samples,), default=None
@@ -372,11 +384,7 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
-            Training data. A ``dask.array.Array`` runs the fit on the current
-            ``dask.distributed`` cluster, its row chunks sharded over the workers
-            (see the Notes of the class). For ``kernel="precomputed"``, the kernel
-            matrix ``K(X_train, X_train)`` of shape (n_samples, n_samples).
+        %(fit_X)s
         y : array-like or dask array of shape (n_samples,)
             Class labels (numbers or strings), at least two distinct among the
             samples of positive weight.

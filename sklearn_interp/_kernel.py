@@ -11,6 +11,11 @@ Parameters follow :class:`sklearn.kernel_ridge.KernelRidge`: a name from
 ``sklearn.metrics.pairwise.PAIRWISE_KERNEL_FUNCTIONS`` with ``gamma``, ``degree`` and
 ``coef0`` (``gamma=None`` means the scikit-learn default of that kernel), or a callable
 ``k(x, y) -> float`` on two 1-D rows with ``kernel_params`` as keyword arguments.
+
+Two features bring kernels of the same surface (``__call__``, ``astype``,
+``rows_against``, ``diagonal``, ``dtype``): ``kernel="precomputed"``
+(:class:`sklearn_interp._precomputed.PrecomputedKernel`) and ``sample_weight``
+(:class:`sklearn_interp._weights.WeightedKernel`).
 """
 
 import inspect
@@ -462,143 +467,3 @@ class _InnerProductRows:
             return block
 
         return tile
-
-
-class PrecomputedKernel:
-    """The entries of a kernel matrix the user computed, read block by block.
-
-    For ``kernel="precomputed"`` the training "points" are the indices of the training
-    samples, as one float column (``indices(n)``): the fit's machinery (subsample,
-    batches, validation split, the preconditioner's scan) then works on them as on
-    any data, and ``k(A, B)`` is the block ``matrix[A, B]`` of the user's matrix, which
-    is only ever read (the ridge term is added to residuals, never to the matrix).
-    Indices are exact in float32 below 2^24 (16.7 million samples), far beyond any
-    n x n matrix that fits in memory.
-
-    Parameters
-    ----------
-    matrix : ndarray or CSR matrix of shape (n_samples, n_samples)
-        ``K(X_train, X_train)``, as validated in ``fit``.
-    dtype : numpy.dtype
-        Precision of the blocks.
-    """
-
-    def __init__(self, matrix, dtype):
-        self.matrix = matrix
-        self.dtype = np.dtype(dtype)
-
-    def __call__(self, A, B):
-        return self.rows_against(B)(A)
-
-    def astype(self, dtype):
-        """The same matrix, its blocks in ``dtype``."""
-        return PrecomputedKernel(self.matrix, dtype)
-
-    def rows_against(self, B):
-        """Return ``(A, out=None) -> matrix[A, B]`` for index points A and B."""
-        columns = index_positions(B)
-
-        def rows(A, out=None):
-            block = self.matrix[index_positions(A)][:, columns]
-            if sp.issparse(block):
-                block = block.toarray()
-            return np.ascontiguousarray(block, dtype=self.dtype)
-
-        return rows
-
-    def diagonal(self, X):
-        """``K[i, i]`` for the index points X, float64."""
-        positions = index_positions(X)
-        return np.asarray(self.matrix[positions, positions], dtype=np.float64).ravel()
-
-
-def indices(n_samples):
-    """The training "points" of a precomputed kernel: 0 .. n_samples - 1, one column."""
-    return np.arange(n_samples, dtype=np.float64)[:, np.newaxis]
-
-
-def index_positions(points):
-    """Index points (one float column) as integer positions."""
-    return np.asarray(points)[:, 0].astype(np.intp)
-
-
-class WeightedKernel:
-    """``sqrt(w_a) k(a, b) sqrt(w_b)``: the kernel of a weighted ridge fit.
-
-    KernelRidge solves the weighted problem ``min sum_i w_i (y_i - f(x_i))^2 +
-    alpha ||f||^2`` as ``(S K S + alpha I) c = S y`` with ``S = diag(sqrt(w))`` and
-    ``a = S c``; the fit runs its SGD on that system, unchanged, with this kernel. The
-    points carry their ``sqrt(w)`` as a last column (:func:`with_scale`), so that
-    every subset and reordering of the points (subsample, batches, the solver's
-    order) keeps each point's weight; a point of scale 1 is an unweighted one (the
-    held-out rows of early stopping).
-
-    Parameters
-    ----------
-    kernel : BlockKernel or PrecomputedKernel
-        The kernel of the points without their scale column.
-    """
-
-    def __init__(self, kernel):
-        self.kernel = kernel
-        self.dtype = kernel.dtype
-
-    def __call__(self, A, B):
-        return self.rows_against(B)(A)
-
-    def astype(self, dtype):
-        """The same weighted kernel computing its blocks in ``dtype``."""
-        return WeightedKernel(self.kernel.astype(dtype))
-
-    def rows_against(self, B):
-        """Return ``(A, out=None) -> sqrt(w_A) k(A, B) sqrt(w_B)``."""
-        return _WeightedRows(self.kernel.rows_against(_points_of(B)), B, self.dtype)
-
-    def diagonal(self, X):
-        """``w_i k(x_i, x_i)``, float64."""
-        scale = _scale_of(X).astype(np.float64)
-        return self.kernel.diagonal(_points_of(X)) * scale**2
-
-
-class _WeightedRows:
-    """The rows of a :class:`WeightedKernel` against fixed points B."""
-
-    def __init__(self, inner, B, dtype):
-        self.inner = inner
-        self.dtype = dtype
-        self.right = _scale_of(B).astype(dtype)
-        self.fills_out = getattr(inner, "fills_out", False)
-        if getattr(inner, "tiles", None) is None:
-            self.tiles = None
-
-    def __call__(self, A, out=None):
-        block = self.inner(_points_of(A), out=out)
-        return self._scale(block, A, slice(None))
-
-    def tiles(self, A):
-        """As :meth:`_RBFRows.tiles`, when the unweighted rows make tiles."""
-        inner = self.inner.tiles(_points_of(A))
-        if inner is None:
-            return None
-        return lambda columns, out=None: self._scale(inner(columns, out), A, columns)
-
-    def _scale(self, block, A, columns):
-        block *= _scale_of(A).astype(self.dtype)[:, np.newaxis]
-        block *= self.right[columns]
-        return block
-
-
-def with_scale(X, scale):
-    """X with ``scale`` as a last column (dense, or CSR for a sparse X)."""
-    if sp.issparse(X):
-        return sp.hstack([X, sp.csr_matrix(scale[:, np.newaxis])], format="csr")
-    return np.hstack([X, scale[:, np.newaxis]])
-
-
-def _points_of(X):
-    return X[:, :-1]
-
-
-def _scale_of(X):
-    scale = X[:, -1]
-    return np.asarray(scale.toarray()).ravel() if sp.issparse(scale) else np.asarray(scale)

@@ -18,7 +18,6 @@ asked, once, and answered with an object of one surface:
 The precision of a fit travels as one thing: the block kernel's ``dtype``.
 """
 
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 
@@ -31,6 +30,8 @@ from sklearn.utils import Bunch, gen_batches
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_array, validate_data
 
+from . import _solver
+from ._backend import is_dask_array
 from ._evaluator import LocalEvaluator
 from ._kernel import kernel_block_rows, kernel_product
 from ._parallel import map_row_chunks, single_threaded_blas
@@ -41,19 +42,12 @@ from ._spectrum import reduced_diagonal_max
 HASH_CHUNK_ENTRIES = 2**20
 
 
-def is_dask_array(X):
-    """Whether X is a ``dask.array.Array`` (False, without importing Dask, if no one
-    has imported it)."""
-    dask_array = sys.modules.get("dask.array")
-    return dask_array is not None and isinstance(X, dask_array.Array)
-
-
 def validate_training_data(estimator, X, y, sample_weight=None, **check_params):
     """X, y and sample_weight of a fit, checked as scikit-learn does;
     ``n_features_in_`` set.
 
     A dask X keeps its chunks on the cluster (see
-    :func:`sklearn_interp._distributed.validate_dask_data`); other X go through
+    :func:`sklearn_interp._dask_data.validate_dask_data`); other X go through
     ``validate_data(estimator, X, y, **check_params)``, CSR or dense float. For
     ``kernel="precomputed"`` X is the square training kernel matrix.
 
@@ -76,7 +70,7 @@ def validate_training_data(estimator, X, y, sample_weight=None, **check_params):
                     "on a Dask cluster (X is a dask array); pass X.compute() to fit "
                     f"in this process, or leave out {name}."
                 )
-        from ._distributed import validate_dask_data
+        from ._dask_data import validate_dask_data
 
         return (*validate_dask_data(estimator, X, y), None)
     X, y = validate_data(
@@ -116,7 +110,7 @@ def encode_classes(y):
         The sorted distinct labels.
     """
     if is_dask_array(y):
-        from ._distributed import encode_dask_classes
+        from ._dask_data import encode_dask_classes
 
         return encode_dask_classes(y)
     check_classification_targets(y)
@@ -455,7 +449,7 @@ def decision(estimator, X):
         return _precomputed_decision(estimator, X, coef)
     kernel = estimator._kernel()
     if is_dask_array(X) or is_dask_array(estimator.X_fit_):
-        from ._distributed import dask_decision
+        from ._dask_data import dask_decision
 
         return dask_decision(estimator, kernel, X, estimator.X_fit_, coef)
     X = validate_data(
@@ -512,3 +506,82 @@ def labels_of(scores, classes):
     if scores.ndim == 1:
         return classes[(scores > 0).astype(int)]
     return classes[np.argmax(scores, axis=1)]
+
+
+def sgd_fit(
+    X,
+    Y,
+    kernel,
+    rng,
+    *,
+    batch_size,
+    step_size,
+    alpha=0.0,
+    preconditioner=None,
+    max_iter=100,
+    tol=1e-4,
+    block_rows=None,
+    verbose=0,
+):
+    """:func:`~sklearn_interp._solver.run_sgd` on training points held here, until the
+    residual falls below tol.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+        Training points.
+    Y : ndarray of shape (n_samples, n_outputs), float64
+        Targets.
+    kernel : BlockKernel
+        Block kernel; its ``dtype`` is the precision of the kernel blocks and their
+        products (coefficients and errors are kept in float64).
+    rng : numpy.random.RandomState
+        The only source of randomness (batch order).
+    batch_size : int
+        m, 1 <= m <= n_samples.
+    step_size : float
+        eta; each residual of a batch is scaled by ``eta / m``.
+    alpha : float, default=0.0
+        Ridge term.
+    preconditioner : Bunch or None
+        From :func:`sklearn_interp._spectrum.eigenpro_preconditioner`; None for plain SGD.
+    max_iter : int
+        Maximum number of epochs.
+    tol : float
+        Stop once ``curve[t] <= tol * curve[0]``, or once ``curve[t]`` is at rounding
+        level (:func:`rounding_floor`).
+    block_rows : int or None
+        Largest number of kernel rows (against all n points) computed at once; a batch
+        larger than this is evaluated in several blocks. None means the memory budget's.
+    verbose : int
+        Print one line per epoch when > 0.
+
+    Returns
+    -------
+    result : Bunch
+        :func:`~sklearn_interp._solver.run_sgd`'s result, with ``coef`` (n_samples,
+        n_outputs).
+
+    Notes
+    -----
+    Each block of kernel rows is split into one piece per BLAS thread; a thread computes
+    its piece's kernel rows, the exp, the residuals and the subsample projection with
+    single-threaded BLAS (the BLAS thread count is limited to 1 for the duration of the
+    fit), so that every pass over the block, the elementwise ones too, runs on all
+    cores (:class:`sklearn_interp._evaluator.LocalEvaluator`).
+    """
+    points = LocalPoints(X, kernel, targets=Y, alpha=alpha, block_rows=block_rows)
+    with points.evaluator(preconditioner) as evaluator:
+        result = _solver.run_sgd(
+            evaluator,
+            rng,
+            batch_size=batch_size,
+            step_size=step_size,
+            preconditioner=preconditioner,
+            max_iter=max_iter,
+            tol=tol,
+            verbose=verbose,
+            compute_dtype=kernel.dtype,
+        )
+        result.coef = evaluator.coefficients()
+    return result

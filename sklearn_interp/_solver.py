@@ -3,7 +3,12 @@
 The pure loop: :func:`run_sgd` takes an evaluator (:class:`sklearn_interp._evaluator.
 Evaluator`: the training points and their coefficients, here or on a cluster), an RNG and
 keyword-only settings, and returns a :class:`~sklearn.utils.Bunch`. Nothing here touches
-an estimator, global state or a kernel block; :func:`sgd_fit` runs it on arrays.
+an estimator, global state or a kernel block, and nothing here imports the rest of the
+package; :func:`sklearn_interp._points.sgd_fit` runs it on arrays.
+
+The package calls the loop only as the module attribute ``_solver.run_sgd``: that is
+the seam where benchmarks and tests observe or replace it (``mock.patch.object(
+sklearn_interp._solver, "run_sgd", ...)``), wherever the fit recipe lives.
 
 The iteration fits ``f(x) = sum_i coef_i k(x_i, x)`` to the targets. An epoch visits every
 training point once, in random batches B of size m, and on each batch applies
@@ -25,8 +30,6 @@ import time
 
 import numpy as np
 from sklearn.utils import Bunch, gen_batches
-
-from ._points import LocalPoints
 
 # A finished epoch whose mean squared residual exceeds the best one seen by this factor
 # counts as diverging: a healthy run's residual, averaged over an epoch, does not rise by
@@ -70,83 +73,6 @@ ROUNDING_FLOOR_FACTOR = 100.0
 STALL_WINDOW = 5
 STALL_GAIN = 0.01
 MAX_STALLS = 10
-
-
-def sgd_fit(
-    X,
-    Y,
-    kernel,
-    rng,
-    *,
-    batch_size,
-    step_size,
-    alpha=0.0,
-    preconditioner=None,
-    max_iter=100,
-    tol=1e-4,
-    block_rows=None,
-    verbose=0,
-):
-    """:func:`run_sgd` on training points held here, until the residual falls below tol.
-
-    Parameters
-    ----------
-    X : ndarray or sparse matrix of shape (n_samples, n_features)
-        Training points.
-    Y : ndarray of shape (n_samples, n_outputs), float64
-        Targets.
-    kernel : BlockKernel
-        Block kernel; its ``dtype`` is the precision of the kernel blocks and their
-        products (coefficients and errors are kept in float64).
-    rng : numpy.random.RandomState
-        The only source of randomness (batch order).
-    batch_size : int
-        m, 1 <= m <= n_samples.
-    step_size : float
-        eta; each residual of a batch is scaled by ``eta / m``.
-    alpha : float, default=0.0
-        Ridge term.
-    preconditioner : Bunch or None
-        From :func:`sklearn_interp._spectrum.eigenpro_preconditioner`; None for plain SGD.
-    max_iter : int
-        Maximum number of epochs.
-    tol : float
-        Stop once ``curve[t] <= tol * curve[0]``, or once ``curve[t]`` is at rounding
-        level (:func:`rounding_floor`).
-    block_rows : int or None
-        Largest number of kernel rows (against all n points) computed at once; a batch
-        larger than this is evaluated in several blocks. None means the memory budget's.
-    verbose : int
-        Print one line per epoch when > 0.
-
-    Returns
-    -------
-    result : Bunch
-        :func:`run_sgd`'s result, with ``coef`` (n_samples, n_outputs).
-
-    Notes
-    -----
-    Each block of kernel rows is split into one piece per BLAS thread; a thread computes
-    its piece's kernel rows, the exp, the residuals and the subsample projection with
-    single-threaded BLAS (the BLAS thread count is limited to 1 for the duration of the
-    fit), so that every pass over the block, the elementwise ones too, runs on all
-    cores (:class:`sklearn_interp._evaluator.LocalEvaluator`).
-    """
-    points = LocalPoints(X, kernel, targets=Y, alpha=alpha, block_rows=block_rows)
-    with points.evaluator(preconditioner) as evaluator:
-        result = run_sgd(
-            evaluator,
-            rng,
-            batch_size=batch_size,
-            step_size=step_size,
-            preconditioner=preconditioner,
-            max_iter=max_iter,
-            tol=tol,
-            verbose=verbose,
-            compute_dtype=kernel.dtype,
-        )
-        result.coef = evaluator.coefficients()
-    return result
 
 
 def run_sgd(

@@ -1,19 +1,23 @@
 """The fit recipe shared by both estimators: early stopping, targets, precision,
 warm_start and callbacks."""
 
-import warnings
-
 import numpy as np
 import pytest
+from conftest import fit_quietly
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.metrics import accuracy_score
-from sklearn.utils import check_random_state
+from sklearn.utils import Bunch, check_random_state
 
 import sklearn_interp._base as base
-from sklearn_interp import InterpolatingKernelClassifier, InterpolatingKernelRegressor
+from sklearn_interp import (
+    InterpolatingKernelClassifier,
+    InterpolatingKernelRegressor,
+    _solver,
+)
+from sklearn_interp._early_stopping import FOLD_IN_EPOCHS
 from sklearn_interp._points import LocalPoints, validation_split
 
 # Settings that drive a fit to convergence for comparisons with closed forms.
@@ -40,12 +44,6 @@ def no_fold_in(monkeypatch):
     monkeypatch.setattr(LocalPoints, "starts_from_coefficients", False)
 
 
-def _fit_quietly(model, X, y, **fit_params):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return model.fit(X, y, **fit_params)
-
-
 def _scores(values):
     """A scorer that returns the given values in turn, one per call (one per epoch)."""
     calls = []
@@ -62,8 +60,8 @@ def test_validation_split_is_set_by_random_state(
 ):
     X, y = classification
     params = {"early_stopping": True, "max_iter": 3, "random_state": global_random_seed}
-    first = _fit_quietly(InterpolatingKernelClassifier(**params), X, y)
-    again = _fit_quietly(InterpolatingKernelClassifier(**params), X, y)
+    first = fit_quietly(InterpolatingKernelClassifier(**params), X, y)
+    again = fit_quietly(InterpolatingKernelClassifier(**params), X, y)
     train, held_out = validation_split(
         len(X), 0.1, check_random_state(global_random_seed), stratify=y
     )
@@ -72,7 +70,7 @@ def test_validation_split_is_set_by_random_state(
     assert len(held_out) == 40 and len(np.intersect1d(train, held_out)) == 0
     # Stratified: each class keeps its share in the held-out rows.
     assert np.all(np.abs(np.bincount(y[held_out]) - np.bincount(y) / 10) <= 1)
-    other = _fit_quietly(
+    other = fit_quietly(
         InterpolatingKernelClassifier(**{**params, "random_state": global_random_seed + 1}),
         X,
         y,
@@ -135,7 +133,7 @@ def test_score_within_tol_is_no_improvement(classification):
     # far from reached here) over the best: the fit stops after epoch 3,
     # keeping epoch 3's coefficients, the best score seen, and folds the held-out
     # rows in with FOLD_IN_EPOCHS more epochs.
-    assert model.n_iter_ == 3 + base.FOLD_IN_EPOCHS
+    assert model.n_iter_ == 3 + FOLD_IN_EPOCHS
     assert len(model.validation_scores_) == 4
     assert model.best_iteration_ == 3
 
@@ -149,7 +147,7 @@ def test_other_scorings(scoring):
         gamma=2.0, early_stopping=True, scoring=scoring, random_state=0
     ).fit(X, y)
     # One score before the first epoch and after each, but the fold-in epochs.
-    assert model.validation_scores_.shape == (model.n_iter_ + 1 - base.FOLD_IN_EPOCHS,)
+    assert model.validation_scores_.shape == (model.n_iter_ + 1 - FOLD_IN_EPOCHS,)
     assert np.all(model.validation_scores_ <= 0)
     assert model.best_validation_score_ > model.validation_scores_[0]
 
@@ -216,7 +214,7 @@ def test_warm_start_continues_where_a_longer_fit_would_be(classification, early_
     with pytest.warns(ConvergenceWarning):
         warm.set_params(max_iter=2).fit(X, y)
     # With early stopping, each fit ends with the fold-in epochs over all the rows.
-    assert warm.n_iter_ == longer.n_iter_ == 5 + early_stopping * base.FOLD_IN_EPOCHS
+    assert warm.n_iter_ == longer.n_iter_ == 5 + early_stopping * FOLD_IN_EPOCHS
     assert (warm.step_size_, warm.batch_size_) == first_plan[:2]
     assert_array_equal(warm.eigenvalues_, first_plan[2])
     assert_allclose(warm.convergence_curve_, longer.convergence_curve_, rtol=1e-12)
@@ -308,134 +306,6 @@ def test_regressors_default_score_is_r2_of_the_held_out_rows(n_outputs, no_fold_
     assert model.best_validation_score_ > 0.9
 
 
-@pytest.mark.parametrize(
-    "model, score, expected",
-    [
-        (InterpolatingKernelClassifier(), 0.96, 1.5 * np.sqrt(0.96 * 0.04 / 2000)),
-        (InterpolatingKernelRegressor(), 0.95, 1.5 * 0.05 * np.sqrt(2 / 2000)),
-        (InterpolatingKernelClassifier(tol=0.1), 0.96, 0.1),
-        (InterpolatingKernelClassifier(scoring="accuracy"), 0.96, 1e-4),
-    ],
-)
-def test_least_gain_is_tol_or_the_noise_of_the_held_out_score(model, score, expected):
-    # The estimator's own score: a gain within 1.5 standard errors of the reference
-    # score on the held-out rows (binomial for accuracy, (1 - R^2) sqrt(2 / n) for
-    # R^2) is no improvement; another scorer has no noise model, and tol alone counts.
-    held_out = (np.zeros((2000, 1)), np.zeros((2000, 1)), np.zeros(2000))
-    monitor = base._EpochMonitor(model, validation=held_out, fitted_points=None)
-    monitor.reference = score
-    assert monitor.min_gain() == pytest.approx(expected)
-
-
-class _ScriptedEvaluator:
-    """An evaluator whose held-out decisions are given epoch by epoch."""
-
-    def __init__(self, decisions):
-        self.decisions = iter(decisions)
-
-    def decision(self, X):
-        return next(self.decisions)
-
-    def keep_best(self, values=None):
-        pass
-
-
-def test_small_gains_that_add_up_keep_the_fit_going():
-    # Of 2000 held-out rows, 1000 are right before the first epoch: 1.5 standard
-    # errors of that accuracy are 1.5 sqrt(0.25 / 2000), 33.5 rows. Epochs 1 and 2
-    # each turn 20 more rows right: no improvement alone (a rule against the running
-    # best would stop after epoch 2), but against the reference, the last significant
-    # score (epoch 0), epoch 2 gains 40 rows.
-    n = 2000
-    y = np.zeros(n, dtype=int)
-
-    def decision(gained):
-        values = np.ones((n, 1))
-        values[: 1000 + gained] = -1.0  # -1 is class 0, the truth: rows right
-        return values
-
-    model = InterpolatingKernelClassifier(n_iter_no_change=2)
-    model.classes_ = np.array([0, 1])
-    held_out = (np.zeros((n, 1)), np.zeros((n, 1)), y)
-    monitor = base._EpochMonitor(model, validation=held_out, fitted_points=None)
-    epochs = [decision(k) for k in (0, 20, 40, 40, 40)]
-    monitor.begin(_ScriptedEvaluator(epochs), warm=None)
-    assert not monitor(1, monitor.evaluator)
-    assert monitor.n_no_change == 1
-    assert not monitor(2, monitor.evaluator)
-    assert monitor.n_no_change == 0
-    assert monitor.reference == pytest.approx(1040 / n)
-    # Two epochs without a change: the fit stops, and the best epoch is the second.
-    assert not monitor(3, monitor.evaluator)
-    assert monitor(4, monitor.evaluator)
-    assert monitor.best_epoch == 2
-    assert monitor.scores == pytest.approx(
-        [1000 / n, 1020 / n, 1040 / n, 1040 / n, 1040 / n]
-    )
-
-
-def _loss_monitor(decisions, weight=None):
-    """A monitor of scoring="loss" over held-out rows with target 0, whose decisions
-    are scripted epoch by epoch (index 0: before the first epoch)."""
-    model = InterpolatingKernelRegressor(scoring="loss", n_iter_no_change=2)
-    n = len(decisions[0])
-    held_out = (np.zeros((n, 1)), np.zeros((n, 1)), np.zeros(n))
-    monitor = base._EpochMonitor(
-        model, validation=held_out, fitted_points=None, validation_weight=weight
-    )
-    monitor.begin(_ScriptedEvaluator(decisions), warm=None)
-    return monitor
-
-
-def test_loss_gains_are_judged_paired_so_slow_steady_gains_go_on():
-    # Rows of very different difficulty: the loss's plain standard error over 2000
-    # rows is about 2.6% of it. Each epoch shrinks every row's error by 0.5%, a loss
-    # gain of 1%: within the plain noise, but every row shares it, so the paired
-    # standard error of the gain is nearly 0 and each epoch counts.
-    offsets = np.random.RandomState(0).lognormal(sigma=1.0, size=(2000, 1))
-    decisions = [offsets * 0.995**epoch for epoch in range(8)]
-    monitor = _loss_monitor(decisions)
-    losses = offsets[:, 0] ** 2
-    assert np.std(losses) / np.sqrt(2000) > 2 * 0.01 * losses.mean()
-    for epoch in range(1, 8):
-        assert not monitor(epoch, monitor.evaluator)
-        assert monitor.n_no_change == 0
-    assert monitor.best_epoch == 7
-
-
-# Random plateaus in the test below. A pure-noise epoch passes 1.5 standard errors
-# with probability 1 - Phi(1.5) = 6.7%, so two in a row without a gain, the patience,
-# come first with probability 0.93^2 = 0.87 (standard deviation 1.7% over 400).
-PLATEAU_TRIALS = 400
-
-
-@pytest.mark.parametrize("weighted", [False, True])
-def test_a_noisy_loss_plateau_stops_within_the_patience(weighted):
-    # Epoch 1 halves every row's error; from then on each epoch moves every row's loss
-    # at random by 20% either way, with no change on average: a flat, noisy plateau.
-    # With n_iter_no_change=2 the fit stops at epoch 3 unless noise passes for a
-    # gain, and soon after even then; the best epoch seen is kept.
-    rng = np.random.RandomState(0)
-    stopped_at = []
-    for _ in range(PLATEAU_TRIALS):
-        offsets = rng.lognormal(sigma=1.0, size=(500, 1))
-        decisions = [offsets, 0.5 * offsets]
-        for _ in range(10):
-            factor = np.sqrt(np.maximum(1.0 + 0.2 * rng.normal(size=(500, 1)), 0.0))
-            decisions.append(0.5 * offsets * factor)
-        weight = rng.uniform(0.5, 2.0, size=500) if weighted else None
-        monitor = _loss_monitor(decisions, weight)
-        assert not monitor(1, monitor.evaluator)  # halving every row's error counts
-        epoch = 2
-        while not monitor(epoch, monitor.evaluator):
-            epoch += 1
-        stopped_at.append(epoch)
-        assert monitor.best_score == max(monitor.scores)
-    stopped_at = np.array(stopped_at)
-    assert np.mean(stopped_at == 3) > 0.8
-    assert stopped_at.max() <= 8
-
-
 def _regression_with_duplicates(n=300):
     rng = np.random.RandomState(0)
     X = rng.uniform(-1, 1, size=(n, 2))
@@ -461,12 +331,12 @@ def test_fold_in_starts_from_the_best_epochs_model(case, monkeypatch):
     elif case == "precomputed":
         params["kernel"] = "precomputed"
         X_fit, X_new = rbf_kernel(X, gamma=2.0), rbf_kernel(X_new, X, gamma=2.0)
-    real_run_sgd = base.run_sgd
+    real_run_sgd = _solver.run_sgd
 
     def skip_the_fold_in_epoch(evaluator, rng, **kwargs):
         if kwargs["monitor"] is None or kwargs["monitor"].validation is not None:
             return real_run_sgd(evaluator, rng, **kwargs)
-        return base.Bunch(
+        return Bunch(
             convergence_curve=np.array([1.0]),
             n_iter=0,
             n_backoffs=0,
@@ -475,13 +345,13 @@ def test_fold_in_starts_from_the_best_epochs_model(case, monkeypatch):
         )
 
     with monkeypatch.context() as patch:
-        patch.setattr(base, "run_sgd", skip_the_fold_in_epoch)
-        carried = _fit_quietly(
+        patch.setattr(_solver, "run_sgd", skip_the_fold_in_epoch)
+        carried = fit_quietly(
             InterpolatingKernelRegressor(**params), X_fit, y, **fit_params
         )
     with monkeypatch.context() as patch:
         patch.setattr(LocalPoints, "starts_from_coefficients", False)
-        best = _fit_quietly(InterpolatingKernelRegressor(**params), X_fit, y, **fit_params)
+        best = fit_quietly(InterpolatingKernelRegressor(**params), X_fit, y, **fit_params)
     assert len(carried.X_fit_) == len(X) > len(best.X_fit_)
     assert_allclose(carried.predict(X_new), best.predict(X_new), rtol=1e-9, atol=1e-9)
 

@@ -6,14 +6,9 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose
 from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS, pairwise_kernels
 
-from sklearn_interp._kernel import (
-    PrecomputedKernel,
-    WeightedKernel,
-    indices,
-    make_kernel,
-    resolve_gamma,
-    with_scale,
-)
+from sklearn_interp._kernel import make_kernel, resolve_gamma
+from sklearn_interp._precomputed import PrecomputedKernel, indices
+from sklearn_interp._weights import WeightedKernel, with_scale
 
 # float64 kernels agree with scikit-learn's to rounding of the distance expansion.
 FLOAT64_RTOL = 1e-10

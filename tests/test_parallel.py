@@ -7,7 +7,8 @@ from numpy.testing import assert_allclose
 from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS, pairwise_kernels
 
 from sklearn_interp import InterpolatingKernelRegressor, _kernel, _parallel
-from sklearn_interp._kernel import WeightedKernel, kernel_product, make_kernel, with_scale
+from sklearn_interp._kernel import kernel_product, make_kernel
+from sklearn_interp._weights import WeightedKernel, with_scale
 
 # float64 blocks agree with scikit-learn's to rounding of the distance expansion.
 FLOAT64_RTOL = 1e-10

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import joblib
 import numpy as np
 import pytest
+from conftest import fit_quietly
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
@@ -26,13 +27,6 @@ def _data(n=40, d=3, seed=0):
     rng = np.random.RandomState(seed)
     X = rng.normal(size=(n, d))
     return X, (X[:, 0] > 0).astype(int)
-
-
-def _fit_quietly(model, X, y):
-    with warnings.catch_warnings():
-        # Hard problems may stop short of tol; that is reported, not what is tested.
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return model.fit(X, y)
 
 
 # Bad input: a clear ValueError (or TypeError) naming the problem.
@@ -132,7 +126,7 @@ def test_single_sample():
 def test_duplicate_rows_with_conflicting_targets_give_their_mean():
     X = np.repeat(np.arange(10.0).reshape(-1, 1), 2, axis=0)
     y = np.tile([0.0, 1.0], 10)  # each duplicated point has targets 0 and 1
-    model = _fit_quietly(InterpolatingKernelRegressor(gamma=10.0, random_state=0), X, y)
+    model = fit_quietly(InterpolatingKernelRegressor(gamma=10.0, random_state=0), X, y)
     assert np.isfinite(model.dual_coef_).all()
     # The least-squares fit of two conflicting targets is their mean: identical rows
     # are fitted as one point at their mean target, which is interpolated (without
@@ -214,7 +208,7 @@ def test_tol_zero_stops_at_the_rounding_floor_without_false_divergence():
 @pytest.mark.parametrize("gamma", [1e-8, 1e8])
 def test_extreme_gamma(gamma, precision):
     X, y = _data()
-    model = _fit_quietly(
+    model = fit_quietly(
         InterpolatingKernelRegressor(gamma=gamma, precision=precision, random_state=0),
         X,
         y.astype(float),
@@ -228,7 +222,7 @@ def test_extreme_gamma(gamma, precision):
 @pytest.mark.parametrize("scale", [1e-6, 1e6, 1e12])
 def test_extreme_feature_scales(scale, precision):
     X, y = _data()
-    model = _fit_quietly(
+    model = fit_quietly(
         InterpolatingKernelRegressor(precision=precision, random_state=0),
         X * scale,
         y.astype(float),
@@ -256,14 +250,14 @@ def test_integer_and_float32_input(dtype):
 )
 def test_kernels_whose_beta_is_not_one(params):
     X, y = _data(n=30)
-    model = _fit_quietly(InterpolatingKernelRegressor(random_state=0, **params), X, y)
+    model = fit_quietly(InterpolatingKernelRegressor(random_state=0, **params), X, y)
     assert model.beta_ != pytest.approx(1.0)
     assert np.isfinite(model.predict(X)).all()
 
 
 def test_step_size_far_beyond_stable_is_backed_off():
     X, y = _data()
-    model = _fit_quietly(
+    model = fit_quietly(
         InterpolatingKernelRegressor(step_size=1e6, n_components=0, random_state=0),
         X,
         y.astype(float),
@@ -376,7 +370,7 @@ def test_any_legal_input_gives_finite_predictions(
         random_state=seed,
     )
     try:
-        _fit_quietly(model, X, y)
+        fit_quietly(model, X, y)
     except ValueError as error:  # e.g. a kernel whose diagonal is 0 on this data
         assert "kernel" in str(error)
         return
@@ -402,8 +396,8 @@ def test_targets_near_the_ends_of_float64_give_scaled_predictions(
         "max_iter": 30,
         "random_state": 0,
     }
-    unit = _fit_quietly(InterpolatingKernelRegressor(**params), X, y).predict(X_test)
-    model = _fit_quietly(InterpolatingKernelRegressor(**params), X, y * size)
+    unit = fit_quietly(InterpolatingKernelRegressor(**params), X, y).predict(X_test)
+    model = fit_quietly(InterpolatingKernelRegressor(**params), X, y * size)
     predicted = model.predict(X_test)
     assert np.all(np.isfinite(predicted))
     # Relative to the targets' scale. In float32 the same problem in other units

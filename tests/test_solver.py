@@ -7,7 +7,7 @@ from sklearn.metrics.pairwise import rbf_kernel
 
 from sklearn_interp import _evaluator, _parallel
 from sklearn_interp._kernel import make_kernel
-from sklearn_interp._points import LocalPoints
+from sklearn_interp._points import LocalPoints, sgd_fit
 from sklearn_interp._solver import (
     MAX_BACKOFFS,
     MAX_STALLS,
@@ -15,7 +15,6 @@ from sklearn_interp._solver import (
     STALL_WINDOW,
     _stalls,
     rounding_floor,
-    sgd_fit,
 )
 from sklearn_interp._spectrum import (
     critical_batch_size,
