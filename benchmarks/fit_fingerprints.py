@@ -10,8 +10,9 @@ checkout:
 Run it from each checkout (``git worktree add /tmp/before COMMIT``, then ``cd
 /tmp/before && python /path/to/fit_fingerprints.py /tmp/before.npz``); it imports the
 ``sklearn_interp`` of the current directory. The cases: the defaults (early stopping
-with the fold-in, float32 blocks), ``alpha > 0`` in float64, sample weights, a
-precomputed kernel, ``scoring="loss"``, ``warm_start``, the classifier with string
+with the fold-in, float32 blocks), ``alpha > 0`` in float64, sample weights (with and
+without early stopping), a precomputed kernel (with and without early stopping),
+``scoring="loss"``, ``warm_start``, the classifier with string
 labels, and a dask X on a local cluster of two single-threaded worker processes.
 
 The dask case is compared to rounding (DASK_RTOL), not to the bit: which worker holds
@@ -85,6 +86,24 @@ def _weights():
     return model.fit(X, y, sample_weight=weight).predict(X_test)
 
 
+def _weights_early_stopping():
+    X, y, X_test = _regression(N_SMALL)
+    weight = np.random.RandomState(0).uniform(0.1, 2.0, size=len(y))
+    model = InterpolatingKernelRegressor(
+        alpha=1e-3, gamma=0.05, early_stopping=True, random_state=0
+    )
+    return model.fit(X, y, sample_weight=weight).predict(X_test)
+
+
+def _precomputed_early_stopping():
+    X, y, X_test = _classification(N_SMALL)
+    model = InterpolatingKernelClassifier(
+        kernel="precomputed", early_stopping=True, random_state=0
+    )
+    model.fit(rbf_kernel(X, gamma=0.05), y)
+    return model.decision_function(rbf_kernel(X_test, X, gamma=0.05))
+
+
 def _precomputed():
     X, y, X_test = _regression(N_SMALL)
     model = InterpolatingKernelRegressor(kernel="precomputed", random_state=0)
@@ -132,7 +151,9 @@ CASES = {
     "defaults": _defaults,
     "alpha > 0": _ridge,
     "sample_weight": _weights,
+    "weights, early stopping": _weights_early_stopping,
     "precomputed": _precomputed,
+    "precomputed, early stopping": _precomputed_early_stopping,
     "scoring=loss": _loss,
     "warm_start": _warm_start,
     "string labels": _string_labels,
@@ -158,16 +179,16 @@ def main():
     changed = []
     for name, values in record.items():
         if np.array_equal(values, before[name]):
-            print(f"{name:15s} same to the bit")
+            print(f"{name:28s} same to the bit")
             continue
         difference = (
             np.max(np.abs(values - before[name])) if values.dtype.kind == "f" else None
         )
         if name == "dask X" and difference <= DASK_RTOL * np.max(np.abs(values)):
-            print(f"{name:15s} same to rounding (largest difference {difference:.1e})")
+            print(f"{name:28s} same to rounding (largest difference {difference:.1e})")
             continue
         print(
-            f"{name:15s} CHANGED" + ("" if difference is None else f" by {difference:.1e}")
+            f"{name:28s} CHANGED" + ("" if difference is None else f" by {difference:.1e}")
         )
         changed.append(name)
     sys.exit(1 if changed else 0)

@@ -13,7 +13,6 @@ from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _solver
-from ._backend import is_dask_array
 from ._early_stopping import (
     EARLY_STOPPING_MIN_SAMPLES,
     FOLD_IN_EPOCHS,
@@ -25,20 +24,16 @@ from ._plan import fold_in_step_size, plan_fit
 from ._points import (
     decision,
     fingerprint,
-    first_rows,
-    gather,
-    merge_duplicates,
-    merge_sum,
-    points_of_rows,
     positive_rows,
     training_points,
     unmerge,
     validation_split,
 )
-from ._precomputed import PrecomputedKernel, index_positions, indices
+from ._precomputed import PrecomputedKernel
+from ._problem import fit_problem
 from ._solver import MAX_BACKOFFS, STALL_GAIN, STALL_WINDOW
 from ._spectrum import critical_batch_size
-from ._weights import WeightedKernel, with_scale
+from ._weights import WeightedKernel
 
 try:  # scikit-learn >= 1.9: est.set_callbacks(ProgressBar()) reports the epochs
     from sklearn.callback import CallbackSupportMixin
@@ -188,7 +183,16 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         # Normalized on every row of positive weight, held-out ones included: the
         # fold-in epochs fit all of them to the same targets.
         Y = self._normalized_targets(Y, sample_weight)
-        data = self._fit_data(X, Y, y, sample_weight, split)
+        data = fit_problem(
+            X,
+            Y,
+            y,
+            sample_weight,
+            split,
+            alpha=self.alpha,
+            precomputed=self.kernel == "precomputed",
+            scorer_rows=self.scoring not in (None, "loss"),
+        )
 
         kernel = self._kernel(COMPUTE_DTYPES[precision], X)
         if data.scale is not None:
@@ -238,82 +242,7 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         if not (result.converged or result.stopped):
             # stacklevel 4: _fit_targets <- fit <- _fit_context's wrapper <- the caller.
             warnings.warn(self._not_converged_message(result), ConvergenceWarning, 4)
-        if data.scale is not None:
-            coef = coef * data.scale[:, np.newaxis]  # a = S c
-        return unmerge(coef, data.merged)
-
-    def _fit_data(self, X, Y, y, sample_weight, split):
-        """The points, targets and ridge terms the SGD fits, and the held-out rows.
-
-        ``split`` is ``(train, held_out)`` (indices; ``held_out`` None when nothing is
-        held out) or None for all rows. Rows of zero weight are in neither. Y is
-        normalized (:meth:`_normalized_targets`). Identical training rows are merged
-        (:func:`~sklearn_interp._points.merge_duplicates`; not for a dask X or a
-        precomputed kernel). A ridge fit with weights w solves KernelRidge's
-        ``(S K S + alpha I) c = S y`` with ``S = diag(sqrt(w))``: the points carry
-        ``sqrt(w)`` as a last column for the
-        :class:`~sklearn_interp._weights.WeightedKernel` (the held-out rows 1), the
-        targets are ``S y``, and ``scale`` turns c into the coefficients ``a = S c``;
-        with one weight w for all, it is the ridge fit with ``alpha / w``. For a
-        precomputed kernel the points are the training samples' indices
-        (:func:`~sklearn_interp._precomputed.indices`), and so are ``X_fit_`` and the
-        held-out rows scored by the fit's own predictions; a scorer gets the
-        held-out rows of the matrix.
-        """
-        precomputed = self.kernel == "precomputed"
-        points = indices(X.shape[0]) if precomputed else X
-        X_train, Y_train, train, validation = _held_out(points, Y, y, split)
-        weight = sample_weight
-        if weight is not None and train is not None:
-            weight = weight[train]
-        validation_weight = scoring_X = None
-        if validation is not None:
-            held_out = split[1]
-            if sample_weight is not None:
-                validation_weight = sample_weight[held_out]
-            if precomputed and self.scoring not in (None, "loss"):
-                scoring_X = X[held_out]
-        if precomputed or is_dask_array(X_train):
-            merged = Bunch(X=X_train, Y=Y_train, weight=weight, rows=None)
-        else:
-            merged = merge_duplicates(X_train, Y_train, weight)
-        points, targets, ridge, scale = merged.X, merged.Y, self.alpha, None
-        weight = merged.weight
-        if weight is not None and self.alpha and (weight == weight[0]).all():
-            # One weight w for all: the ridge fit with alpha / w.
-            ridge = self.alpha / weight[0]
-        elif weight is not None and self.alpha:
-            # KernelRidge's form of the weighted ridge fit (see WeightedKernel).
-            scale = np.sqrt(weight)
-            points, targets = with_scale(points, scale), targets * scale[:, np.newaxis]
-            if validation is not None:
-                X_val = validation[0]
-                scoring_X = X_val if scoring_X is None else scoring_X
-                X_val = with_scale(X_val, np.ones(X_val.shape[0]))
-                validation = (X_val, *validation[1:])
-        return Bunch(
-            X=points,
-            Y=targets,
-            ridge=ridge,
-            scale=scale,
-            merged=merged,
-            # What the coefficients of the points belong to in a model (a precomputed
-            # kernel's columns), and X_fit_ (the rows as given, unmerged); None where
-            # they are the points' own X_fit (a dask X's is persisted on the cluster).
-            fitted_points=(
-                index_positions(merged.X)
-                if precomputed
-                else (None if scale is None else merged.X)
-            ),
-            X_fit=(
-                index_positions(X_train)
-                if precomputed
-                else (None if merged.rows is None and scale is None else X_train)
-            ),
-            validation=validation,
-            validation_weight=validation_weight,
-            scoring_X=scoring_X,
-        )
+        return unmerge(data.model_coefficients(coef), data.merged)
 
     def _run_sgd(self, points, plan, rng, monitor, warm, *, last):
         """The epochs of the fit over ``points``: the solver's result, the coefficients
@@ -351,30 +280,31 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         the same plan.
 
         ``data``, ``plan`` and ``coef`` are those of the fit over the training rows.
-        Returns the coefficients of the fit over all the rows, its data
-        (:meth:`_fit_data`), and the solver's result for these epochs. They draw
+        Returns the coefficients of the fit over all the rows, its problem
+        (:class:`~sklearn_interp._problem.FitProblem`), and the solver's result for
+        these epochs. They draw
         their batches from a copy of ``rng``, so that a warm start goes on from the
         random state of the epochs before them.
         """
         train, held_out = split
         rows = np.union1d(train, held_out)
-        full = self._fit_data(X, Y, None, sample_weight, (rows, None))
-        # The kept coefficients as the model's coefficients of the rows (a = S c,
-        # shared among merged rows), then merged and scaled as the new points are.
-        model_coef = coef if data.scale is None else coef * data.scale[:, np.newaxis]
-        row_coef = np.zeros((len(rows), coef.shape[1]))
-        row_coef[np.searchsorted(rows, train)] = unmerge(model_coef, data.merged)
-        initial = merge_sum(row_coef, full.merged)
-        if full.scale is not None:
-            initial /= full.scale[:, np.newaxis]
+        full = fit_problem(
+            X,
+            Y,
+            None,
+            sample_weight,
+            (rows, None),
+            alpha=self.alpha,
+            precomputed=self.kernel == "precomputed",
+            scorer_rows=False,
+        )
+        initial = data.carry_coefficients(coef, full, train, rows)
         preconditioner = plan.preconditioner
         if preconditioner is not None:
-            # The subsample, from points of the training rows to the new points.
             preconditioner = Bunch(**preconditioner)
-            subsample_rows = train[first_rows(data.merged)[preconditioner.subsample]]
-            preconditioner.subsample = points_of_rows(full.merged)[
-                np.searchsorted(rows, subsample_rows)
-            ]
+            preconditioner.subsample = data.carry_points(
+                preconditioner.subsample, full, train, rows
+            )
         # The precision of an early-stopped fit.
         kernel = self._kernel(COMPUTE_DTYPES[self._precision(True)], X)
         if full.scale is not None:
@@ -557,18 +487,6 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
     def _reconstruction(self, coef, X_fit):
         """Attributes that make a copy of this estimator predict with ``coef``."""
         return {"X_fit_": X_fit, "dual_coef_": coef[:, 0] if coef.shape[1] == 1 else coef}
-
-
-def _held_out(X, Y, y, split):
-    """The training rows of X and Y, their indices (None: all rows), and the
-    held-out ``(X, Y, y)`` brought here (None without)."""
-    if split is None:
-        return X, Y, None, None
-    train, held_out = split
-    validation = None
-    if held_out is not None:
-        validation = tuple(gather(array[held_out]) for array in (X, Y, y))
-    return X[train], Y[train], train, validation
 
 
 def _after_fold_in(result, folded):
