@@ -123,8 +123,9 @@ def kernel_product(rows, A, coef, *, keep=0, patch=None, buffers=None):
     buffers : tuple of two ndarrays or None
         ``(head, tile)``: space for the kept columns, shape ``(>= n_rows, keep)``
         (used only when ``keep > 0``), and
-        for one tile, flat with at least ``n_rows * tile_columns(n_rows)`` entries, in
-        the kernel's precision; None allocates them.
+        for one tile, flat, in the kernel's precision (the tiles are narrowed to fit
+        it; ``chunk_rows * min(tile_columns(chunk_rows), len(B))`` entries serve any
+        ``n_rows <= chunk_rows``); None allocates them.
 
     Returns
     -------
@@ -149,6 +150,10 @@ def kernel_product(rows, A, coef, *, keep=0, patch=None, buffers=None):
     width = tile_columns(n_rows)
     if tile_buffer is None:
         tile_buffer = np.empty(n_rows * min(width, n_columns), dtype=rows.dtype)
+    else:
+        # A buffer sized for more rows can hold fewer columns of these than the
+        # rule gives them (the rule's floor division).
+        width = min(width, len(tile_buffer) // n_rows)
     for start in range(keep, n_columns, width):
         stop = min(start + width, n_columns)
         block = tile(

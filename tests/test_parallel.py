@@ -164,3 +164,28 @@ def test_kernel_product_of_sparse_rows_takes_the_whole_block():
     expected = pairwise_kernels(A, B, metric="rbf", gamma=0.5)
     assert_allclose(product, expected @ coef, rtol=1e-10)
     assert_allclose(head, expected[:, :3], rtol=1e-10)
+
+
+def test_kernel_product_fits_its_tiles_into_a_buffer_made_for_more_rows():
+    """A thread's buffer is sized for its chunk rule's rows; a shorter chunk (the last
+    of a piece) gets wider tiles by the rule, which must still fit: 1000 rows get
+    tiles of 524 columns (524,000 entries), 360 rows would get 1456 (524,160)."""
+    rows_of_buffer, n_rows, n_columns = 1000, 360, 3000
+    assert n_rows * _kernel.tile_columns(n_rows) > rows_of_buffer * _kernel.tile_columns(
+        rows_of_buffer
+    )
+    rng = np.random.RandomState(0)
+    A = rng.uniform(0, 1, size=(n_rows, 4)).astype(np.float32)
+    B = rng.uniform(0, 1, size=(n_columns, 4)).astype(np.float32)
+    coef = rng.standard_normal((n_columns, 2)).astype(np.float32)
+    kernel = make_kernel("rbf", gamma=0.5, dtype=np.float32)
+    buffers = (
+        np.empty((rows_of_buffer, 10), np.float32),
+        np.empty(rows_of_buffer * _kernel.tile_columns(rows_of_buffer), np.float32),
+    )
+    product, head = kernel_product(
+        kernel.rows_against(B), A, coef, keep=10, buffers=buffers
+    )
+    expected = pairwise_kernels(A, B, metric="rbf", gamma=0.5)
+    assert_allclose(head, expected[:, :10], atol=FLOAT32_ATOL)
+    assert_allclose(product, expected @ coef, atol=20 * FLOAT32_ATOL)
