@@ -1,6 +1,7 @@
 """Shared parameters, validation and fit recipe of the two estimators."""
 
 import copy
+import dataclasses
 import warnings
 from numbers import Integral, Real
 
@@ -23,7 +24,6 @@ from ._kernel import make_kernel, resolve_gamma
 from ._plan import fold_in_step_size, plan_fit
 from ._points import (
     decision,
-    fingerprint,
     positive_rows,
     training_points,
     unmerge,
@@ -33,6 +33,7 @@ from ._precomputed import PrecomputedKernel
 from ._problem import fit_problem
 from ._solver import MAX_BACKOFFS, STALL_GAIN, STALL_WINDOW
 from ._spectrum import critical_batch_size
+from ._warm_start import WarmState, continued_state, warm_key
 from ._weights import WeightedKernel
 
 try:  # scikit-learn >= 1.9: est.set_callbacks(ProgressBar()) reports the epochs
@@ -226,7 +227,7 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         self._set_fit_attributes(plan, reported, monitor, early_stopping, precision)
         self._warm = None
         if self.warm_start:
-            self._warm = Bunch(
+            self._warm = WarmState(
                 key=self._warm_key(X, Y.shape[1], sample_weight, precision),
                 rng=rng,
                 split=split,
@@ -374,24 +375,15 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         )
 
     def _warm_key(self, X, n_outputs, sample_weight, precision):
-        """What must match for a warm start: the data, the weights and every setting
-        of the plan."""
-        params = self.get_params()
-        for name in ("max_iter", "tol", "n_iter_no_change", "warm_start", "verbose"):
-            params.pop(name)
-        params["precision"] = precision
-        weights = None if sample_weight is None else fingerprint(sample_weight)
-        return (fingerprint(X), weights, n_outputs, repr(sorted(params.items())))
+        return warm_key(self.get_params(), X, n_outputs, sample_weight, precision)
 
     def _warm_state(self, X, Y, sample_weight, precision):
         """The state to continue from, if ``warm_start`` and the data and settings are
         those of the last fit; else None."""
         warm = getattr(self, "_warm", None) if self.warm_start else None
-        if warm is None or warm.key[0] is None:
-            return None  # no fit to continue, or one on a Dask cluster
-        if warm.key != self._warm_key(X, Y.shape[1], sample_weight, precision):
-            return None
-        return warm
+        return continued_state(
+            warm, lambda: self._warm_key(X, Y.shape[1], sample_weight, precision)
+        )
 
     def _print_plan(self, plan, points):
         """The set-up phase, as ``verbose`` reports it before the first epoch."""
@@ -493,14 +485,10 @@ def _after_fold_in(result, folded):
     """The solver's result of a fit followed by its fold-in epochs: the curve goes on
     with the residual over all the rows, and the epochs, back-offs and stalls add up;
     the step stays the fit's (the fold-in's is at most that)."""
-    return Bunch(
-        **{
-            **result,
-            "convergence_curve": np.append(
-                result.convergence_curve, folded.convergence_curve[1:]
-            ),
-            "n_iter": result.n_iter + folded.n_iter,
-            "n_backoffs": result.n_backoffs + folded.n_backoffs,
-            "n_stalls": result.n_stalls + folded.n_stalls,
-        }
+    return dataclasses.replace(
+        result,
+        convergence_curve=np.append(result.convergence_curve, folded.convergence_curve[1:]),
+        n_iter=result.n_iter + folded.n_iter,
+        n_backoffs=result.n_backoffs + folded.n_backoffs,
+        n_stalls=result.n_stalls + folded.n_stalls,
     )

@@ -7,6 +7,7 @@ user's settings into the numbers the solver runs with, using the closed-form rul
 """
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.utils import Bunch
@@ -33,6 +34,44 @@ NUMERICAL_FLOOR_FACTOR = 10.0
 # Arrays of size s x s alive while the subsample is eigendecomposed: K_SS, its symmetrized
 # copy and LAPACK's workspace.
 SUBSAMPLE_GRAM_COPIES = 3
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The numbers a fit runs with (:func:`plan_fit`); the estimator exposes them as
+    fitted attributes.
+
+    Attributes
+    ----------
+    beta, top_eigenvalue : float
+        beta and lambda_1 of ``K + alpha I``, the latter divided by n.
+    eigenvalues : ndarray
+        The subsample eigenvalues of ``K / n``.
+    preconditioned_beta, preconditioned_top_eigenvalue : float
+        beta and the top eigenvalue of the operator iterated (after the EigenPro
+        flattening, if any).
+    critical_batch_size : float
+        m* of the operator iterated.
+    batch_size : int
+    step_size : float
+    n_components : int
+        q, the directions the preconditioner flattens (0: plain SGD).
+    subsample_size : int
+    preconditioner : Bunch or None
+        From :func:`sklearn_interp._spectrum.eigenpro_preconditioner`.
+    """
+
+    beta: float
+    top_eigenvalue: float
+    eigenvalues: np.ndarray
+    preconditioned_beta: float
+    preconditioned_top_eigenvalue: float
+    critical_batch_size: float
+    batch_size: int
+    step_size: float
+    n_components: int
+    subsample_size: int
+    preconditioner: object
 
 
 def plan_fit(points, rng, *, n_components, subsample_size, batch_size, step_size, alpha):
@@ -64,12 +103,7 @@ def plan_fit(points, rng, *, n_components, subsample_size, batch_size, step_size
 
     Returns
     -------
-    plan : Bunch
-        ``beta`` and ``top_eigenvalue`` (beta and lambda_1 of (K + alpha I), the latter
-        divided by n), ``eigenvalues`` (the subsample eigenvalues of K/n),
-        ``preconditioned_beta`` and ``preconditioned_top_eigenvalue`` (of the operator
-        iterated), ``critical_batch_size`` (its m*), ``batch_size``, ``step_size``,
-        ``n_components``, ``subsample_size`` and ``preconditioner`` (Bunch or None).
+    plan : Plan
     """
     n_samples = points.n_samples
     budget = memory_budget()
@@ -110,7 +144,7 @@ def plan_fit(points, rng, *, n_components, subsample_size, batch_size, step_size
         n_samples=n_samples,
         rank_one=rank_one,
     )
-    return Bunch(
+    return Plan(
         beta=float(beta + alpha),
         top_eigenvalue=float(max(eigvals[0], beta / n_samples) + alpha / n_samples),
         eigenvalues=eigvals,

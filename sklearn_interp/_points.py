@@ -558,7 +558,7 @@ def sgd_fit(
 
     Returns
     -------
-    result : Bunch
+    result : SGDResult
         :func:`~sklearn_interp._solver.run_sgd`'s result, with ``coef`` (n_samples,
         n_outputs).
 

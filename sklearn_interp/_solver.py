@@ -2,7 +2,7 @@
 
 The pure loop: :func:`run_sgd` takes an evaluator (:class:`sklearn_interp._evaluator.
 Evaluator`: the training points and their coefficients, here or on a cluster), an RNG and
-keyword-only settings, and returns a :class:`~sklearn.utils.Bunch`. Nothing here touches
+keyword-only settings, and returns an :class:`SGDResult`. Nothing here touches
 an estimator, global state or a kernel block, and nothing here imports the rest of the
 package; :func:`sklearn_interp._points.sgd_fit` runs it on arrays.
 
@@ -27,9 +27,10 @@ Only blocks of at most ``block_rows x n`` kernel entries exist at any time.
 
 import itertools
 import time
+from dataclasses import dataclass
 
 import numpy as np
-from sklearn.utils import Bunch, gen_batches
+from sklearn.utils import gen_batches
 
 # A finished epoch whose mean squared residual exceeds the best one seen by this factor
 # counts as diverging: a healthy run's residual, averaged over an epoch, does not rise by
@@ -73,6 +74,44 @@ ROUNDING_FLOOR_FACTOR = 100.0
 STALL_WINDOW = 5
 STALL_GAIN = 0.01
 MAX_STALLS = 10
+
+
+@dataclass
+class SGDResult:
+    """What :func:`run_sgd` returns: the fit's record, and its state for a fit that
+    goes on from it (``history``).
+
+    Attributes
+    ----------
+    convergence_curve : ndarray
+        The mean squared residual before the first epoch and after each one.
+    n_iter : int
+        Epochs run.
+    step_size : float
+        The step at the end (after any back-offs and stalls).
+    n_backoffs, n_stalls : int
+        Step halvings on divergence and on stalls.
+    converged, stopped, stalled : bool
+        Ended at tol (or at rounding level), by the monitor, or after MAX_STALLS.
+    best_error : float
+        The lowest residual of a good epoch.
+    n_rises : int
+        Epochs in a row whose residual rose (the creep rule).
+    last_step_change : int
+        The epoch of the last change of step (the stall rule's window).
+    """
+
+    convergence_curve: np.ndarray
+    n_iter: int
+    step_size: float
+    n_backoffs: int
+    n_stalls: int
+    converged: bool
+    stopped: bool
+    stalled: bool
+    best_error: float
+    n_rises: int
+    last_step_change: int
 
 
 def run_sgd(
@@ -122,7 +161,7 @@ def run_sgd(
     monitor : callable or None, default=None
         ``monitor(epoch, evaluator) -> bool``, called after every epoch that did not
         diverge; True stops the fit (early stopping on held-out data, callbacks).
-    history : Bunch or None, default=None
+    history : SGDResult or None, default=None
         The result of an earlier run on the same evaluator's points whose coefficients
         the evaluator starts from (warm start): its curve, safeguard state and step
         size carry on, so the run continues where that one stopped.
@@ -131,17 +170,13 @@ def run_sgd(
 
     Returns
     -------
-    result : Bunch
-        ``convergence_curve`` (float64 array, ``n_iter + 1`` values: index 0 is the
-        residual of the zero function, ``mean_i ||y_i||^2``; index t the mean over the
-        epoch's batches of ``||K[B, :] coef + alpha coef_B - y_B||^2`` measured just
-        before each batch's update, so the curve costs no extra pass over the data; for
-        alpha = 0 it is the training error), ``n_iter`` (epochs run, back-offs
-        included), ``step_size`` (last step size used), ``n_backoffs``, ``n_stalls``,
-        ``converged``, ``stopped`` (the monitor stopped the run), ``stalled`` (the run
-        stopped after MAX_STALLS stalls), and the safeguards' state ``best_error``,
-        ``n_rises`` and ``last_step_change`` (for a later warm start). The
-        coefficients stay with the evaluator.
+    result : SGDResult
+        Its ``convergence_curve`` has ``n_iter + 1`` values: index 0 is the residual of
+        the zero function, ``mean_i ||y_i||^2``; index t the mean over the epoch's
+        batches of ``||K[B, :] coef + alpha coef_B - y_B||^2`` measured just before
+        each batch's update, so the curve costs no extra pass over the data (for alpha
+        = 0 it is the training error); ``n_iter`` counts back-offs. The coefficients
+        stay with the evaluator.
     """
     n_samples = evaluator.n_samples
     if history is None:
@@ -223,7 +258,7 @@ def run_sgd(
         if monitor is not None and not diverged:
             stopped = bool(monitor(epoch, evaluator))
 
-    return Bunch(
+    return SGDResult(
         convergence_curve=np.asarray(curve),
         n_iter=len(curve) - 1,
         step_size=step_size,
