@@ -1,7 +1,5 @@
 """Shared parameters, validation and fit recipe of the two estimators."""
 
-import copy
-import dataclasses
 import warnings
 from numbers import Integral, Real
 
@@ -9,19 +7,19 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS
-from sklearn.utils import Bunch, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _solver
 from ._early_stopping import (
     EARLY_STOPPING_MIN_SAMPLES,
-    FOLD_IN_EPOCHS,
     N_ITER_NO_CHANGE,
     EpochMonitor,
 )
+from ._fold_in import after_fold_in, fold_in
 from ._kernel import make_kernel, resolve_gamma
-from ._plan import fold_in_step_size, plan_fit
+from ._plan import plan_fit
 from ._points import (
     decision,
     positive_rows,
@@ -212,18 +210,31 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
                 scoring_X=data.scoring_X,
                 scale=data.scale,
             )
-            fold_in = data.validation is not None and points.starts_from_coefficients
+            folding_in = data.validation is not None and points.starts_from_coefficients
             result, coef, last_coef = self._run_sgd(
-                points, plan, rng, monitor, warm, last=not fold_in
+                points, plan, rng, monitor, warm, last=not folding_in
             )
         # The rows fitted (as given: unmerged), or a precomputed kernel's columns.
         self.X_fit_ = points.X_fit if data.X_fit is None else data.X_fit
         best_coef, reported = coef, result
-        if fold_in:
-            coef, data, folded = self._fold_in(
-                X, Y, sample_weight, split, data, plan, rng, monitor, coef, result
+        if folding_in:
+            # The precision of an early-stopped fit.
+            fold_in_kernel = self._kernel(COMPUTE_DTYPES[self._precision(True)], X)
+            coef, data, folded = fold_in(
+                self,
+                fold_in_kernel,
+                X,
+                Y,
+                sample_weight,
+                split,
+                data,
+                plan,
+                rng,
+                monitor,
+                coef,
+                result,
             )
-            reported = _after_fold_in(result, folded)
+            reported = after_fold_in(result, folded)
         self._set_fit_attributes(plan, reported, monitor, early_stopping, precision)
         self._warm = None
         if self.warm_start:
@@ -274,74 +285,6 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
             if last:
                 monitor.end()
             return result, evaluator.coefficients(), last_coef
-
-    def _fold_in(self, X, Y, sample_weight, split, data, plan, rng, monitor, coef, result):
-        """FOLD_IN_EPOCHS more epochs over all the rows, early stopping's held-out
-        rows included, from the coefficients kept (zero for the held-out rows), with
-        the same plan.
-
-        ``data``, ``plan`` and ``coef`` are those of the fit over the training rows.
-        Returns the coefficients of the fit over all the rows, its problem
-        (:class:`~sklearn_interp._problem.FitProblem`), and the solver's result for
-        these epochs. They draw
-        their batches from a copy of ``rng``, so that a warm start goes on from the
-        random state of the epochs before them.
-        """
-        train, held_out = split
-        rows = np.union1d(train, held_out)
-        full = fit_problem(
-            X,
-            Y,
-            None,
-            sample_weight,
-            (rows, None),
-            alpha=self.alpha,
-            precomputed=self.kernel == "precomputed",
-            scorer_rows=False,
-        )
-        initial = data.carry_coefficients(coef, full, train, rows)
-        preconditioner = plan.preconditioner
-        if preconditioner is not None:
-            preconditioner = Bunch(**preconditioner)
-            preconditioner.subsample = data.carry_points(
-                preconditioner.subsample, full, train, rows
-            )
-        # The precision of an early-stopped fit.
-        kernel = self._kernel(COMPUTE_DTYPES[self._precision(True)], X)
-        if full.scale is not None:
-            kernel = WeightedKernel(kernel)
-        step_size = result.step_size
-        with training_points(full.X, kernel, targets=full.Y, alpha=full.ridge) as points:
-            if self.step_size == "auto":
-                # The held-out rows can raise beta; a back-off of the fit carries over.
-                X_subsample = None
-                if preconditioner is not None:
-                    X_subsample = points.take(preconditioner.subsample)[0]
-                step_size *= (
-                    fold_in_step_size(plan, points, X_subsample, alpha=full.ridge)
-                    / plan.step_size
-                )
-            with points.evaluator(preconditioner, initial=initial) as evaluator:
-                monitor.fold_in(
-                    evaluator,
-                    points.X_fit if full.fitted_points is None else full.fitted_points,
-                    full.scale,
-                )
-                folded = _solver.run_sgd(
-                    evaluator,
-                    copy.deepcopy(rng),
-                    batch_size=plan.batch_size,
-                    step_size=step_size,
-                    preconditioner=preconditioner,
-                    max_iter=FOLD_IN_EPOCHS,
-                    tol=0.0,
-                    verbose=self.verbose,
-                    monitor=monitor,
-                    compute_dtype=points.dtype,
-                )
-                monitor.end()
-                self.X_fit_ = points.X_fit if full.X_fit is None else full.X_fit
-                return evaluator.coefficients(), full, folded
 
     def _early_stopping_on(self, n_samples):
         if self.early_stopping == "auto":
@@ -479,16 +422,3 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
     def _reconstruction(self, coef, X_fit):
         """Attributes that make a copy of this estimator predict with ``coef``."""
         return {"X_fit_": X_fit, "dual_coef_": coef[:, 0] if coef.shape[1] == 1 else coef}
-
-
-def _after_fold_in(result, folded):
-    """The solver's result of a fit followed by its fold-in epochs: the curve goes on
-    with the residual over all the rows, and the epochs, back-offs and stalls add up;
-    the step stays the fit's (the fold-in's is at most that)."""
-    return dataclasses.replace(
-        result,
-        convergence_curve=np.append(result.convergence_curve, folded.convergence_curve[1:]),
-        n_iter=result.n_iter + folded.n_iter,
-        n_backoffs=result.n_backoffs + folded.n_backoffs,
-        n_stalls=result.n_stalls + folded.n_stalls,
-    )
