@@ -30,12 +30,10 @@ def fold_in(
 
     ``kernel`` is the block kernel in the precision of an early-stopped fit (without
     the weights); ``data``, ``plan`` and ``coef`` are those of the fit over the
-    training rows.
-    Returns the coefficients of the fit over all the rows, its problem
-    (:class:`~sklearn_interp._problem.FitProblem`), and the solver's result for
-    these epochs. They draw
-    their batches from a copy of ``rng``, so that a warm start goes on from the
-    random state of the epochs before them.
+    training rows. Returns the coefficients of the fit over all the rows, its problem
+    (:class:`~sklearn_interp._problem.FitProblem`), and the solver's result for these
+    epochs. They draw their batches from a copy of ``rng``, so that a warm start goes
+    on from the random state of the epochs before them.
     """
     train, held_out = split
     rows = np.union1d(train, held_out)
