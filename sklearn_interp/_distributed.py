@@ -34,7 +34,7 @@ from sklearn.utils.validation import (
 
 from ._dask_data import current_client
 from ._evaluator import Coefficients, Evaluator
-from ._kernel import kernel_block_rows, kernel_product, patch_block
+from ._kernel import kernel_block_rows, kernel_product
 from ._spectrum import reduced_diagonal_max
 
 
@@ -431,8 +431,7 @@ class ShardedEvaluator(Evaluator):
             block = self.subsample_rows(X_batch)
             in_subsample = np.flatnonzero(batch < self.n_subsample)
             columns = batch[in_subsample]
-            patch = (in_subsample, columns, self.subsample_diagonal[columns])
-            patch_block(block, 0, block.shape[1], patch)
+            block[in_subsample, columns] = self.subsample_diagonal[columns]
             projected = block.T @ residual.astype(block.dtype)
             projected = projected.astype(np.float64)
         return residual, projected

@@ -137,7 +137,7 @@ def kernel_product(rows, A, coef, *, keep=0, patch=None, buffers=None):
     tile = None if tiles is None else tiles(A)
     if tile is None:
         block = rows(A)
-        patch_block(block, 0, block.shape[1], patch)
+        _patch_block(block, 0, block.shape[1], patch)
         return np.asarray(block @ coef, dtype=np.float64), block[:, :keep]
     n_rows, n_columns = A.shape[0], coef.shape[0]
     head_buffer, tile_buffer = (None, None) if buffers is None else buffers
@@ -145,7 +145,7 @@ def kernel_product(rows, A, coef, *, keep=0, patch=None, buffers=None):
     head = np.empty((n_rows, 0), dtype=rows.dtype)
     if keep:
         head = tile(slice(0, keep), None if head_buffer is None else head_buffer[:n_rows])
-        patch_block(head, 0, keep, patch)
+        _patch_block(head, 0, keep, patch)
         product += head @ coef[:keep]
     width = tile_columns(n_rows)
     if tile_buffer is None:
@@ -160,12 +160,12 @@ def kernel_product(rows, A, coef, *, keep=0, patch=None, buffers=None):
             slice(start, stop),
             tile_buffer[: n_rows * (stop - start)].reshape(n_rows, stop - start),
         )
-        patch_block(block, start, stop, patch)
+        _patch_block(block, start, stop, patch)
         product += block @ coef[start:stop]
     return product, head
 
 
-def patch_block(block, start, stop, patch):
+def _patch_block(block, start, stop, patch):
     """Write the entries of ``patch`` (as in :func:`kernel_product`) that fall in
     columns ``start .. stop - 1`` into ``block``, whose columns begin at ``start``."""
     if patch is None:
@@ -342,9 +342,6 @@ class _RBFRows:
     and the only elementwise pass left is the exp.
     """
 
-    # Writes a dense block into the ``out`` it is given (see BlockKernel.rows_against).
-    fills_out = True
-
     def __init__(self, B, gamma, dtype, fallback):
         B = np.asarray(B)
         self.gamma = 1.0 / B.shape[1] if gamma is None else gamma  # scikit-learn's default
@@ -430,8 +427,6 @@ class _InnerProductRows:
     map (the power of the polynomial kernel, the tanh of the sigmoid) runs in place on
     the block. The linear kernel is the product of the rows alone.
     """
-
-    fills_out = True
 
     def __init__(self, B, name, params, dtype, fallback):
         B = np.asarray(B)

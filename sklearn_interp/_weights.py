@@ -54,7 +54,6 @@ class _WeightedRows:
         self.inner = inner
         self.dtype = dtype
         self.right = _scale_of(B).astype(dtype)
-        self.fills_out = getattr(inner, "fills_out", False)
         if getattr(inner, "tiles", None) is None:
             self.tiles = None
 
