@@ -82,6 +82,22 @@ _blas_lock = threading.Lock()
 _blas_users = 0
 _blas_limiter = None
 _blas_threads = 1
+_controller = None
+
+
+def _threadpool_controller():
+    """One ThreadpoolController for the process, made on first use.
+
+    Making one reads the process's loaded libraries (/proc/self/maps), about 5 ms, more
+    than a whole fit on a few hundred points; scikit-learn keeps one for the same reason
+    (``sklearn.utils.parallel._get_threadpool_controller``). The BLAS that matter,
+    numpy's and scipy's, are loaded when this package is imported, before the first fit.
+    Its ``info()`` asks each library for its current thread count every time.
+    """
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller
 
 
 @contextmanager
@@ -95,7 +111,7 @@ def single_threaded_blas():
     global _blas_users, _blas_limiter, _blas_threads
     with _blas_lock:
         if _blas_users == 0:
-            controller = ThreadpoolController()
+            controller = _threadpool_controller()
             _blas_threads = max(
                 [
                     lib["num_threads"]

@@ -5,7 +5,8 @@ takes it runs once per seed, so a contract that is meant to hold for any data or
 ``random_state`` is checked on more than one draw, while the suite stays deterministic.
 The environment variable ``SKLEARN_INTERP_TESTS_GLOBAL_RANDOM_SEED`` picks the seeds:
 
-- unset: ``DEFAULT_SEEDS``;
+- unset: ``DEFAULT_SEEDS``, the first in the default suite and the others with the
+  slow tests (``-m slow``);
 - an integer, e.g. ``7``: that seed only;
 - a range, e.g. ``0-19``: every seed from the first to the last, both included;
 - ``all``: every seed in ``ALL_SEEDS``.
@@ -29,8 +30,9 @@ from sklearn_interp import InterpolatingKernelRegressor
 SEED_VARIABLE = "SKLEARN_INTERP_TESTS_GLOBAL_RANDOM_SEED"
 # Every seed in this range must pass (scikit-learn's convention: 0 to 99).
 ALL_SEEDS = range(100)
-# Three draws: enough to catch a contract that holds for one seed by luck, cheap enough
-# for the default suite (each seeded test runs three times).
+# Three draws: enough to catch a contract that holds for one seed by luck. The default
+# suite runs the first (as scikit-learn's runs one seed unless told otherwise); the
+# other two run with the slow tests.
 DEFAULT_SEEDS = (0, 1, 2)
 
 # The grid problem: spacing 0.5, jitter below 0.05, rbf with gamma 8. Neighbours sit at
@@ -70,8 +72,17 @@ def _seeds_from_environment():
 def pytest_generate_tests(metafunc):
     if "global_random_seed" in metafunc.fixturenames:
         seeds = _seeds_from_environment()
+        default = os.environ.get(SEED_VARIABLE) is None
         metafunc.parametrize(
-            "global_random_seed", seeds, ids=[f"seed{seed}" for seed in seeds]
+            "global_random_seed",
+            [
+                pytest.param(
+                    seed,
+                    id=f"seed{seed}",
+                    marks=[pytest.mark.slow] if default and k > 0 else [],
+                )
+                for k, seed in enumerate(seeds)
+            ],
         )
 
 

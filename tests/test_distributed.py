@@ -123,11 +123,31 @@ def assert_same_fit(local, remote, X):
     assert_array_equal(remote.X_fit_.compute(), X)
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
+# The default suite runs each setting on one layout, the uneven one for the
+# preconditioned fit; the slow tests run every pair.
+SLOW = pytest.mark.slow
+
+
 @pytest.mark.parametrize(
-    "settings",
-    [{}, {"n_components": 0}, {"alpha": 0.05}],
-    ids=["eigenpro", "plain", "ridge"],
+    "settings, layout",
+    [
+        pytest.param({}, "3 workers, uneven", id="eigenpro-3 workers, uneven"),
+        pytest.param({}, "2 workers", id="eigenpro-2 workers", marks=SLOW),
+        pytest.param({"n_components": 0}, "2 workers", id="plain-2 workers"),
+        pytest.param(
+            {"n_components": 0},
+            "3 workers, uneven",
+            id="plain-3 workers, uneven",
+            marks=SLOW,
+        ),
+        pytest.param({"alpha": 0.05}, "2 workers", id="ridge-2 workers"),
+        pytest.param(
+            {"alpha": 0.05},
+            "3 workers, uneven",
+            id="ridge-3 workers, uneven",
+            marks=SLOW,
+        ),
+    ],
 )
 def test_regressor_fit_on_cluster_equals_local_fit(
     client, workers, grid_problem, settings, layout
@@ -182,7 +202,10 @@ def test_shards_live_on_their_workers(client, workers, grid_problem):
     )
 
 
-@pytest.mark.parametrize("settings", [{}, {"n_components": 0, "alpha": 0.05}])
+@pytest.mark.parametrize(
+    "settings",
+    [{}, pytest.param({"n_components": 0, "alpha": 0.05}, marks=SLOW)],
+)
 def test_classifier_fit_on_cluster_equals_local_fit(
     client, workers, grid_problem, settings
 ):
@@ -202,6 +225,7 @@ def test_classifier_fit_on_cluster_equals_local_fit(
     )
 
 
+@SLOW
 def test_divergence_safeguard_on_cluster_matches_local(client, workers, grid_problem):
     """A step size eight times the stable one diverges: both fits back off alike."""
     X, Y, _ = grid_problem

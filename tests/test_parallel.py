@@ -47,8 +47,17 @@ def _chunked_block(kernel, A, B):
 
 
 @pytest.mark.parametrize("name", sorted(PAIRWISE_KERNEL_FUNCTIONS))
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("sparse", [False, True])
+# float32 on sparse rows takes the same path as float64 on sparse rows, with a cast:
+# those cases run with the slow tests.
+@pytest.mark.parametrize(
+    "dtype, sparse",
+    [
+        (np.float64, False),
+        (np.float32, False),
+        (np.float64, True),
+        pytest.param(np.float32, True, marks=pytest.mark.slow),
+    ],
+)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_chunked_kernel_rows_match_pairwise_kernels(
     force_chunks, name, dtype, sparse, shape
@@ -73,6 +82,27 @@ def test_chunked_kernel_rows_match_pairwise_kernels(
         assert_allclose(block, expected, rtol=FLOAT64_RTOL, atol=1e-12)
     else:
         assert_allclose(block, expected, rtol=0, atol=FLOAT32_ATOL)
+
+
+@pytest.mark.parametrize("name", ["rbf", "polynomial", "sigmoid", "linear"])
+@pytest.mark.parametrize("sparse_rows", ["A", "B", "both"])
+def test_sparse_rows_of_the_fast_kernels_match_pairwise_kernels(name, sparse_rows):
+    """rbf and the inner-product kernels skip scikit-learn's validation on sparse rows
+    (their own product and map) and agree with it, whichever side is sparse; the rows
+    meeting themselves give an rbf diagonal of exactly 1 up to rounding."""
+    rng = np.random.RandomState(3)
+    A = sp.random(13, 6, density=0.4, random_state=rng, format="csr")
+    B = sp.random(9, 6, density=0.4, random_state=rng, format="csr")
+    expected = pairwise_kernels(A, B, metric=name, filter_params=True, **PARAMS)
+    left = A if sparse_rows in ("A", "both") else A.toarray()
+    right = B if sparse_rows in ("B", "both") else B.toarray()
+    for dtype in (np.float64, np.float32):
+        block = make_kernel(name, **PARAMS, dtype=dtype)(left, right)
+        assert block.dtype == dtype and block.flags.c_contiguous
+        atol = 1e-12 if dtype == np.float64 else FLOAT32_ATOL
+        assert_allclose(block, expected, rtol=0, atol=atol)
+    same = make_kernel(name, **PARAMS)(A, A)
+    assert_allclose(same, pairwise_kernels(A, metric=name, filter_params=True, **PARAMS))
 
 
 def test_map_row_chunks_serial_below_the_threshold(monkeypatch):

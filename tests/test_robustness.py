@@ -339,11 +339,8 @@ def test_pickle_and_joblib_round_trip_in_another_process(tmp_path):
 
 
 # Property-based: any shape, kernel and setting gives finite predictions or a clear
-# ValueError.
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
+# ValueError. The default suite draws a few examples, the slow tests many more.
+LEGAL_INPUTS = given(
     n=st.integers(1, 25),
     d=st.integers(1, 4),
     kernel=st.sampled_from(["rbf", "laplacian", "linear", "polynomial", "cosine"]),
@@ -354,7 +351,15 @@ def test_pickle_and_joblib_round_trip_in_another_process(tmp_path):
     seed=st.integers(0, 2**16),
     scale=st.sampled_from([1e-3, 1.0, 1e3]),
 )
-def test_any_legal_input_gives_finite_predictions(
+
+
+def _examples(count):
+    return settings(
+        max_examples=count, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
+
+
+def _check_legal_input(
     n, d, kernel, alpha, precision, batch_size, n_components, seed, scale
 ):
     rng = np.random.RandomState(seed)
@@ -377,6 +382,19 @@ def test_any_legal_input_gives_finite_predictions(
     assert np.isfinite(model.dual_coef_).all()
     assert np.isfinite(model.convergence_curve_).all()
     assert np.isfinite(model.predict(rng.normal(size=(5, d)) * scale)).all()
+
+
+@_examples(10)
+@LEGAL_INPUTS
+def test_any_legal_input_gives_finite_predictions(**case):
+    _check_legal_input(**case)
+
+
+@pytest.mark.slow
+@_examples(150)
+@LEGAL_INPUTS
+def test_many_legal_inputs_give_finite_predictions(**case):
+    _check_legal_input(**case)
 
 
 @pytest.mark.parametrize("size", [1e200, 1e-200, 1e-310])
