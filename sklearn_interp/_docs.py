@@ -309,6 +309,13 @@ X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
             matrix ``K(X_train, X_train)`` of shape (n_samples, n_samples)."""
 
 
+SHARED_PREDICT_X = """\
+X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples. A dask array gives a dask array, computed blockwise. For
+            ``kernel="precomputed"``, the kernel matrix ``K(X, X_train)`` against
+            the training samples, of shape (n_samples, n_train)."""
+
+
 SHARED_REFERENCES = """\
 .. [1] S. Ma, R. Bassily, M. Belkin, "The Power of Interpolation: Understanding
        the Effectiveness of SGD in Modern Over-parametrized Learning", ICML 2018,
@@ -322,15 +329,21 @@ SHARED_REFERENCES = """\
 
 def fill_doc(cls):
     """Insert the shared parameter, attribute and reference text into a class
-    docstring, and the shared X and sample_weight text into its ``fit``'s."""
-    for key, text in [
+    docstring, and the shared X and sample_weight text into the docstrings of the
+    methods it defines."""
+    replacements = [
         ("%(parameters)s", SHARED_PARAMETERS),
         ("%(attributes)s", SHARED_ATTRIBUTES),
         ("%(references)s", SHARED_REFERENCES),
         ("%(n_iter_no_change)s", str(N_ITER_NO_CHANGE)),
         ("%(sample_weight)s", SHARED_SAMPLE_WEIGHT),
         ("%(fit_X)s", SHARED_FIT_X),
-    ]:
-        cls.fit.__doc__ = cls.fit.__doc__.replace(key, text)
+        ("%(predict_X)s", SHARED_PREDICT_X),
+    ]
+    for key, text in replacements:
         cls.__doc__ = cls.__doc__.replace(key, text)
+    for method in vars(cls).values():
+        if callable(method) and method.__doc__:
+            for key, text in replacements:
+                method.__doc__ = method.__doc__.replace(key, text)
     return cls

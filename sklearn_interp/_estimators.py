@@ -299,10 +299,7 @@ class InterpolatingKernelRegressor(
 
         Parameters
         ----------
-        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
-            Samples. A dask array gives a dask array, computed blockwise. For
-            ``kernel="precomputed"``, the kernel matrix ``K(X, X_train)`` against
-            the training samples, of shape (n_samples, n_train).
+        %(predict_X)s
 
         Returns
         -------
@@ -441,10 +438,7 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
-            Samples. A dask array gives a dask array, computed blockwise. For
-            ``kernel="precomputed"``, the kernel matrix ``K(X, X_train)`` against
-            the training samples, of shape (n_samples, n_train).
+        %(predict_X)s
 
         Returns
         -------
@@ -468,10 +462,7 @@ class InterpolatingKernelClassifier(ClassifierMixin, BaseInterpolatingKernel):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
-            Samples. A dask array gives a dask array, computed blockwise. For
-            ``kernel="precomputed"``, the kernel matrix ``K(X, X_train)`` against
-            the training samples, of shape (n_samples, n_train).
+        %(predict_X)s
 
         Returns
         -------
