@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _solver
+from ._centers import CenterPoints, check_centers_supported, choose_centers
 from ._early_stopping import (
     EARLY_STOPPING_MIN_SAMPLES,
     N_ITER_NO_CHANGE,
@@ -77,6 +78,7 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "warm_start": ["boolean"],
         "precision": [StrOptions({"auto", *COMPUTE_DTYPES})],
+        "n_centers": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -102,6 +104,7 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         n_iter_no_change=N_ITER_NO_CHANGE,
         warm_start=False,
         precision="auto",
+        n_centers=None,
         random_state=None,
         verbose=0,
     ):
@@ -123,6 +126,7 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.warm_start = warm_start
         self.precision = precision
+        self.n_centers = n_centers
         self.random_state = random_state
         self.verbose = verbose
 
@@ -182,6 +186,10 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         # Normalized on every row of positive weight, held-out ones included: the
         # fold-in epochs fit all of them to the same targets.
         Y = self._normalized_targets(Y, sample_weight)
+        n_train = n_rows if split is None else len(split[0])
+        with_centers = self.n_centers is not None and self.n_centers < n_train
+        if with_centers:
+            check_centers_supported(self, X)
         data = fit_problem(
             X,
             Y,
@@ -191,12 +199,28 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
             alpha=self.alpha,
             precomputed=self.kernel == "precomputed",
             scorer_rows=self.scoring not in (None, "loss"),
+            centers=with_centers,
         )
 
         kernel = self._kernel(COMPUTE_DTYPES[precision], X)
-        if data.scale is not None:
-            kernel = WeightedKernel(kernel)
-        with training_points(data.X, kernel, targets=data.Y, alpha=data.ridge) as points:
+        centers = None
+        if with_centers:
+            centers = warm.centers if warm is not None else None
+            if centers is None:
+                centers = choose_centers(data.X, self.n_centers, rng)
+            points = CenterPoints(
+                data.X,
+                centers,
+                kernel,
+                targets=data.Y,
+                alpha=self.alpha,
+                weight=data.merged.weight,
+            )
+        else:
+            if data.scale is not None:
+                kernel = WeightedKernel(kernel)
+            points = training_points(data.X, kernel, targets=data.Y, alpha=data.ridge)
+        with points:
             plan = self._plan(points, rng, data.ridge) if warm is None else warm.plan
             if self.verbose:
                 self._print_plan(plan, points)
@@ -233,9 +257,12 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
                 monitor,
                 coef,
                 result,
+                centers=centers,
             )
             reported = after_fold_in(result, folded)
         self._set_fit_attributes(plan, reported, monitor, early_stopping, precision)
+        self.n_centers_ = self.X_fit_.shape[0]
+        self._with_centers = with_centers
         self._warm = None
         if self.warm_start:
             self._warm = WarmState(
@@ -250,10 +277,16 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
                 n_no_change=monitor.rule.n_no_change,
                 best_coef=best_coef,
                 last_coef=last_coef,
+                centers=centers,
             )
-        if not (result.converged or result.stopped):
+        # With centers the problem is least squares: a residual that stops falling
+        # (a stall) is its solution reached, not a failure to interpolate.
+        done = result.converged or result.stopped or (with_centers and result.stalled)
+        if not done:
             # stacklevel 4: _fit_targets <- fit <- _fit_context's wrapper <- the caller.
             warnings.warn(self._not_converged_message(result), ConvergenceWarning, 4)
+        if with_centers:
+            return coef
         return unmerge(data.model_coefficients(coef), data.merged)
 
     def _run_sgd(self, points, plan, rng, monitor, warm, *, last):
@@ -397,6 +430,14 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
                 f"{type(self).__name__} {reason} while its validation score was still "
                 f"improving (by more than tol={self.tol} within n_iter_no_change="
                 f"{self.n_iter_no_change} epochs). Increase max_iter to fit further."
+            )
+        if getattr(self, "_with_centers", False):
+            return (
+                f"{type(self).__name__} {reason} with relative residual "
+                f"{curve[-1] / curve[0]:.3g}, still falling. With n_centers="
+                f"{self.n_centers} the model does not interpolate: its least-squares "
+                "fit ends when the residual stops falling, by early stopping, or at "
+                "max_iter. Increase max_iter, or set early_stopping=True."
             )
         return (
             f"{type(self).__name__} {reason} with relative residual "

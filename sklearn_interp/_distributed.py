@@ -436,7 +436,7 @@ class ShardedEvaluator(Evaluator):
             projected = projected.astype(np.float64)
         return residual, projected
 
-    def update(self, batch, delta, subsample_delta):
+    def update(self, batch, delta, subsample_delta, scale=None):
         index = self.order[batch]
         for k, mine in enumerate(self._split(index)):
             if mine.any():

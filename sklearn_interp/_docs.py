@@ -145,6 +145,22 @@ kernel : str or callable, default="rbf"
         ends the fit, and float32 blocks reach the same scores) and float64 otherwise
         (a fit to ``tol`` must reach the exact solution).
 
+    n_centers : int or None, default=None
+        Number p of model centers. None (or at least the number of training rows):
+        every training row is a center, the exact model. An int p below it: the
+        model is ``f(x) = sum_j a_j k(x, z_j)`` over p centers drawn uniformly from
+        the distinct training rows (by ``random_state``), fitted to all rows by
+        least squares, ``(K_Zn W K_nZ + alpha K_ZZ) a = K_Zn W y`` (the Nystrom
+        KernelRidge solution for these centers). The SGD runs in the centers'
+        Nystrom features, whose spectrum is the kernel's, so the critical batch
+        size and the step come from the same plan; every step is projected onto
+        the centers with a Cholesky factor of ``K_ZZ`` (p x p, float64: mind p^2
+        memory), the EigenPro subsample is drawn among the centers. An epoch costs
+        n x p kernel entries, ``predict`` p per point, and the model keeps p rows.
+        The model does not interpolate: the fit ends when the residual stops
+        falling (a stall is its least-squares floor), by early stopping, or at
+        ``max_iter``. Not for ``kernel="precomputed"`` or a dask X yet.
+
     random_state : int, RandomState instance or None, default=None
         Seeds the validation split, the subsample and the batch order. Pass an int
         for reproducible fits.
@@ -204,6 +220,10 @@ gamma_ : float or None
 
     subsample_size_ : int
         s, the subsample size used for the spectrum.
+
+    n_centers_ : int
+        Number of model centers: the rows of ``X_fit_`` (with ``n_centers=None``,
+        every training row).
 
     convergence_curve_ : ndarray of shape (n_epochs + 1,)
         Mean squared residual of the linear system the fit solves,
@@ -270,7 +290,8 @@ gamma_ : float or None
         the indices of these rows, which are the columns of ``K(X_test, X_train)``
         that ``predict`` reads (the model keeps no kernel matrix). After a fit on a
         Dask cluster, the training dask array (in row chunks, persisted), kept on
-        the workers, without early stopping's held-out rows.
+        the workers, without early stopping's held-out rows. With ``n_centers``
+        below the number of training rows, the rows of the p centers.
 
     n_features_in_ : int
         Number of features seen during fit.

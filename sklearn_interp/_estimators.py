@@ -162,6 +162,7 @@ class InterpolatingKernelRegressor(
         n_iter_no_change=N_ITER_NO_CHANGE,
         warm_start=False,
         precision="auto",
+        n_centers=None,
         random_state=None,
         verbose=0,
         normalize_y=True,
@@ -185,6 +186,7 @@ class InterpolatingKernelRegressor(
             n_iter_no_change=n_iter_no_change,
             warm_start=warm_start,
             precision=precision,
+            n_centers=n_centers,
             random_state=random_state,
             verbose=verbose,
         )

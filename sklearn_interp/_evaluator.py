@@ -61,9 +61,14 @@ class Evaluator(ABC):
         """
 
     @abstractmethod
-    def update(self, index, delta, subsample_delta):
+    def update(self, index, delta, subsample_delta, scale):
         """Add ``delta`` to the coefficients of ``index``, and ``subsample_delta``
-        (if not None) to those of the subsample."""
+        (if not None) to those of the subsample.
+
+        ``scale`` is the step's ``eta / m``, of which ``delta = -scale * residual``:
+        an evaluator whose ridge term is not in its residuals (the model centers of
+        :mod:`sklearn_interp._centers`) takes its share of the step with it.
+        """
 
     @abstractmethod
     def end_epoch(self):
@@ -248,7 +253,7 @@ class LocalEvaluator(Evaluator):
     def initial_error(self):
         return self.coef.squared_target_sum() / self.n_samples
 
-    def update(self, index, delta, subsample_delta):
+    def update(self, index, delta, subsample_delta, scale=None):
         self.coef.add(index, delta)
         if subsample_delta is not None:
             self.coef.add(slice(0, self.n_subsample), subsample_delta)

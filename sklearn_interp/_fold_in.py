@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from . import _solver
+from ._centers import CenterPoints
 from ._early_stopping import FOLD_IN_EPOCHS
 from ._plan import fold_in_step_size
 from ._points import training_points
@@ -22,7 +23,20 @@ from ._weights import WeightedKernel
 
 
 def fold_in(
-    estimator, kernel, X, Y, sample_weight, split, data, plan, rng, monitor, coef, result
+    estimator,
+    kernel,
+    X,
+    Y,
+    sample_weight,
+    split,
+    data,
+    plan,
+    rng,
+    monitor,
+    coef,
+    result,
+    *,
+    centers=None,
 ):
     """FOLD_IN_EPOCHS more epochs over all the rows, early stopping's held-out
     rows included, from the coefficients kept (zero for the held-out rows), with
@@ -34,6 +48,10 @@ def fold_in(
     (:class:`~sklearn_interp._problem.FitProblem`), and the solver's result for these
     epochs. They draw their batches from a copy of ``rng``, so that a warm start goes
     on from the random state of the epochs before them.
+
+    With model centers (``centers``: their indices among the training rows) the
+    problem over all rows keeps the same centers, so the coefficients and the
+    subsample (which is among the centers) carry over as they are.
     """
     train, held_out = split
     rows = np.union1d(train, held_out)
@@ -46,18 +64,31 @@ def fold_in(
         alpha=estimator.alpha,
         precomputed=estimator.kernel == "precomputed",
         scorer_rows=False,
+        centers=centers is not None,
     )
-    initial = data.carry_coefficients(coef, full, train, rows)
     preconditioner = plan.preconditioner
-    if preconditioner is not None:
-        preconditioner = Bunch(**preconditioner)
-        preconditioner.subsample = data.carry_points(
-            preconditioner.subsample, full, train, rows
+    if centers is not None:
+        initial = coef
+        points = CenterPoints(
+            full.X,
+            np.searchsorted(rows, train[centers]),
+            kernel,
+            targets=full.Y,
+            alpha=full.ridge,
+            weight=full.merged.weight,
         )
-    if full.scale is not None:
-        kernel = WeightedKernel(kernel)
+    else:
+        initial = data.carry_coefficients(coef, full, train, rows)
+        if preconditioner is not None:
+            preconditioner = Bunch(**preconditioner)
+            preconditioner.subsample = data.carry_points(
+                preconditioner.subsample, full, train, rows
+            )
+        if full.scale is not None:
+            kernel = WeightedKernel(kernel)
+        points = training_points(full.X, kernel, targets=full.Y, alpha=full.ridge)
     step_size = result.step_size
-    with training_points(full.X, kernel, targets=full.Y, alpha=full.ridge) as points:
+    with points:
         if estimator.step_size == "auto":
             # The held-out rows can raise beta; a back-off of the fit carries over.
             X_subsample = None

@@ -207,8 +207,10 @@ def _subsample_spectrum(points, rng, *, subsample_size, n_components, budget):
     needs the spectrum down to the numerical floor, hence float64.
     """
     n_samples = points.n_samples
-    s = _subsample_size(subsample_size, n_samples, budget)
-    subsample = rng.choice(n_samples, size=s, replace=False)
+    # Model centers (sklearn_interp._centers) take S among their first points.
+    candidates = getattr(points, "subsample_candidates", n_samples)
+    s = _subsample_size(subsample_size, candidates, budget)
+    subsample = rng.choice(candidates, size=s, replace=False)
     X_subsample = points.take(subsample)[0]
     n_eigenpairs = min(
         s,

@@ -108,7 +108,9 @@ class FitProblem:
         return points_of_rows(other.merged)[np.searchsorted(rows, position_rows)]
 
 
-def fit_problem(X, Y, y, sample_weight, split, *, alpha, precomputed, scorer_rows):
+def fit_problem(
+    X, Y, y, sample_weight, split, *, alpha, precomputed, scorer_rows, centers=False
+):
     """The problem the SGD fits, from validated data.
 
     ``split`` is ``(train, held_out)`` (indices; ``held_out`` None when nothing is
@@ -125,6 +127,10 @@ def fit_problem(X, Y, y, sample_weight, split, *, alpha, precomputed, scorer_row
     (:func:`~sklearn_interp._precomputed.indices`), and so are ``X_fit_`` and the
     held-out rows scored by the fit's own predictions; a scorer (``scorer_rows``)
     gets the held-out rows of the matrix.
+
+    With ``centers`` (a fit with model centers, :mod:`sklearn_interp._centers`) the
+    rows are neither merged nor scaled: the centers' least-squares problem weighs
+    every row, and its evaluator applies the weights (``merged.weight``) itself.
     """
     points = indices(X.shape[0]) if precomputed else X
     X_train, Y_train, train, validation = _held_out(points, Y, y, split)
@@ -138,13 +144,15 @@ def fit_problem(X, Y, y, sample_weight, split, *, alpha, precomputed, scorer_row
             validation_weight = sample_weight[held_out]
         if precomputed and scorer_rows:
             scoring_X = X[held_out]
-    if precomputed or is_dask_array(X_train):
+    if precomputed or centers or is_dask_array(X_train):
         merged = Bunch(X=X_train, Y=Y_train, weight=weight, rows=None)
     else:
         merged = merge_duplicates(X_train, Y_train, weight)
     points, targets, ridge, scale = merged.X, merged.Y, alpha, None
     weight = merged.weight
-    if weight is not None and alpha and (weight == weight[0]).all():
+    if centers:
+        pass
+    elif weight is not None and alpha and (weight == weight[0]).all():
         # One weight w for all: the ridge fit with alpha / w.
         ridge = alpha / weight[0]
     elif weight is not None and alpha:

@@ -329,6 +329,6 @@ def _run_epoch(evaluator, rng, *, batch_size, step_size, preconditioner, blowup_
             U = preconditioner.eigvecs
             correction = U @ (preconditioner.scale[:, np.newaxis] * (U.T @ projected))
             subsample_delta = (scale / evaluator.n_subsample) * correction
-        evaluator.update(batch, -scale * residual, subsample_delta)
+        evaluator.update(batch, -scale * residual, subsample_delta, scale=scale)
     evaluator.end_epoch()
     return squared_error / n_samples

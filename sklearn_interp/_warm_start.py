@@ -40,6 +40,8 @@ class WarmState:
         Early stopping's state (:class:`~sklearn_interp._early_stopping.StoppingRule`).
     best_coef, last_coef : ndarray
         The best epoch's coefficients and the last ones, in the fit's points.
+    centers : ndarray of int or None
+        The model centers among the training rows (None: every row).
     """
 
     key: tuple
@@ -53,6 +55,7 @@ class WarmState:
     n_no_change: int
     best_coef: np.ndarray
     last_coef: np.ndarray
+    centers: object = None
 
 
 def warm_key(params, X, n_outputs, sample_weight, precision):

@@ -1,0 +1,308 @@
+"""Model centers: ``f(x) = sum_j a_j k(x, z_j)`` over p centers z drawn from the data.
+
+With ``n_centers=p`` below the number of training rows n, the fit solves the Nystrom
+least-squares problem over all n rows (weights w, ridge alpha)
+
+    min_a  sum_i w_i (K[i, Z] a - y_i)^2 + alpha a^T K_ZZ a,
+    i.e.   (K_Zn W K_nZ + alpha K_ZZ) a = K_Zn W y,
+
+by the same mini-batch SGD as the exact model (:func:`sklearn_interp._solver.run_sgd`),
+in the Nystrom features ``phi(x) = L^-1 k_Z(x)`` (``K_ZZ = L L^T``). There the problem
+is linear least squares whose Hessian ``Phi^T W Phi / n`` has the spectrum of the
+kernel (its top eigenvalue at most that of ``K / n``, its rows' norms
+``phi(x)^T phi(x) <= k(x, x)``), not its square as plain SGD on ``a`` would see; so
+beta, lambda_1, the critical batch size m* and the step of [1] apply unchanged. A step
+on a batch B of residuals ``rho_B = sqrt(w_B) (K_BZ a - y_B)``, written for ``a``:
+
+    a <- a - (eta / m) K_ZZ^-1 [K_ZB sqrt(w_B) rho_B + (m / n) alpha K_ZZ a]
+           + K_ZZ^-1 K_ZS (sqrt(w_S) * subsample_delta)
+
+is the projection onto the centers' span of the function-space step (as in EigenPro 3,
+Abedsoltan, Belkin, Pandit, ICML 2023), here with the exact projection by a Cholesky
+factor of ``K_ZZ`` (as Falkon's preconditioner, Rudi et al. 2017). The EigenPro
+correction (``subsample_delta``, computed by the loop from ``K_SB rho``) takes its
+subsample S among the centers: then ``K_ZZ^-1 K_ZS`` selects S, the covariance of the
+Nystrom features on S is the kernel ``K_SS`` itself, and the plan's eigenpairs of
+``K_SS / s`` are those of the operator iterated (:func:`sklearn_interp._plan.plan_fit`
+draws S from the first ``subsample_candidates`` points, the centers). Every update is
+``K_ZZ^-1`` times a gradient, so the fixed point is the Nystrom solution whatever the
+jitter added to ``K_ZZ`` for its factor. With every training row a center this is the
+exact model's problem, ``(K + alpha I) a = y``; the estimators then take the exact
+model's path.
+
+Memory: ``K_ZZ``'s Cholesky factor (p x p float64), ``K_ZS`` (p x s), ``K_ZZ`` itself
+for a ridge fit, and one batch's kernel rows against the centers (m x p).
+"""
+
+from contextlib import contextmanager
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+
+from ._backend import is_dask_array
+from ._evaluator import Coefficients, Evaluator
+from ._kernel import kernel_block_rows
+from ._points import LocalPoints
+from ._weights import WeightedKernel, with_scale
+
+# K_ZZ's Cholesky factor is taken of K_ZZ + JITTER * p * eps * max(diag) I, as Falkon
+# does: the centers' kernel matrix of a smooth kernel is numerically singular. The
+# jitter only changes the preconditioner, not the solution (see the module's notes).
+# A factor that still fails gets ten times the jitter, up to JITTER_TRIES times.
+JITTER = 10.0
+JITTER_TRIES = 6
+
+
+def check_centers_supported(estimator, X):
+    """A ValueError naming ``n_centers`` where the centers cannot go yet."""
+    if estimator.kernel == "precomputed":
+        raise ValueError(
+            f"n_centers={estimator.n_centers} needs the training points, not "
+            'kernel="precomputed"; use n_centers=None with a precomputed kernel.'
+        )
+    if is_dask_array(X):
+        raise ValueError(
+            f"n_centers={estimator.n_centers} is not supported for a dask X yet; use "
+            "n_centers=None on a cluster, or fit on a numpy array."
+        )
+
+
+def choose_centers(X, n_centers, rng):
+    """Indices of ``n_centers`` distinct rows of X, drawn uniformly among the rows by
+    ``rng``, sorted.
+
+    The rows are drawn in a random order and a row identical to one drawn before is
+    passed over (two equal centers would make ``K_ZZ`` singular), so the centers, and
+    the EigenPro subsample drawn among them, follow the data's distribution,
+    duplicates included. Fewer distinct rows than ``n_centers`` give them all.
+    Identical sparse rows are not looked for.
+    """
+    order = rng.permutation(X.shape[0])
+    if not sp.issparse(X):
+        labels = np.unique(np.asarray(X), axis=0, return_inverse=True)[1].ravel()
+        order = order[np.sort(np.unique(labels[order], return_index=True)[1])]
+    return np.sort(order[:n_centers])
+
+
+class CenterPoints(LocalPoints):
+    """The training rows of a fit with model centers, the centers first.
+
+    As :class:`~sklearn_interp._points.LocalPoints` for the plan (the kernel's
+    diagonal and beta over all rows, with the weights), with the rows reordered so
+    that positions ``0 .. p - 1`` are the centers: the plan draws its subsample there
+    (``subsample_candidates``). :meth:`evaluator` fits coefficients of the centers.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+        The training rows.
+    centers : ndarray of int
+        Indices of the centers among them (distinct rows).
+    kernel : BlockKernel
+        In the compute precision.
+    targets : ndarray of shape (n_samples, n_outputs), float64
+    alpha : float
+        Ridge term.
+    weight : ndarray of shape (n_samples,) or None
+        Sample weights of the rows.
+    """
+
+    starts_from_coefficients = True
+
+    def __init__(self, X, centers, kernel, *, targets, alpha, weight=None):
+        n_samples = X.shape[0]
+        order = np.concatenate([centers, np.setdiff1d(np.arange(n_samples), centers)])
+        self.rows = X[order]
+        self.sqrt_weight = None if weight is None else np.sqrt(weight[order])
+        self.plain_kernel = kernel
+        points = self.rows
+        if weight is not None:
+            points = with_scale(points, self.sqrt_weight)
+            kernel = WeightedKernel(kernel)
+        super().__init__(points, kernel, targets=targets[order], alpha=alpha)
+        self.n_centers = len(centers)
+        self.subsample_candidates = self.n_centers
+        self.X_fit = X[centers]
+        self.Z = self.rows[: self.n_centers].astype(self.dtype, copy=False)
+        self.rows = self.rows.astype(self.dtype, copy=False)
+
+    @contextmanager
+    def evaluator(self, preconditioner=None, initial=None):
+        """The :class:`CenterEvaluator` of a fit; ``initial`` holds coefficients of
+        the centers, in ``X_fit``'s order."""
+        n_subsample, order = 0, np.arange(self.n_centers)
+        if preconditioner is not None:
+            subsample = preconditioner.subsample
+            n_subsample = len(subsample)
+            order = np.concatenate([subsample, np.setdiff1d(order, subsample)])
+        # The center order puts S first; the loop's subsample positions 0 .. s - 1 are
+        # data rows, which S's rows must be: the data rows follow the same order.
+        # BLAS keeps its threads: the block products and the solves are its work.
+        data_order = np.concatenate([order, np.arange(self.n_centers, self.n_samples)])
+        yield CenterEvaluator(
+            self.rows[data_order],
+            self.Z[order],
+            self.targets[data_order],
+            self.plain_kernel,
+            sqrt_weight=(
+                None if self.sqrt_weight is None else self.sqrt_weight[data_order]
+            ),
+            alpha=self.alpha,
+            n_subsample=n_subsample,
+            block_rows=kernel_block_rows(self.n_centers, self.dtype),
+            order=order,
+            initial=None if initial is None else initial[order],
+        )
+
+
+class CenterEvaluator(Evaluator):
+    """Residuals of the data rows against the centers' coefficients, and the
+    projected steps of the module's notes.
+
+    Positions of the loop are data rows, the subsample S (which are centers) first;
+    the coefficients belong to the centers, S first.
+    """
+
+    def __init__(
+        self,
+        X,
+        Z,
+        Y,
+        kernel,
+        *,
+        sqrt_weight,
+        alpha,
+        n_subsample,
+        block_rows,
+        order,
+        initial=None,
+    ):
+        self.X = X
+        self.n_samples = X.shape[0]
+        self.n_subsample = n_subsample
+        self.kernel_rows = kernel.rows_against(Z)
+        self.dtype = kernel.dtype
+        self.sqrt_weight = sqrt_weight
+        self.alpha = alpha
+        self.block_rows = max(1, block_rows)
+        self.order = order
+        self.targets = Y
+        # The coefficients of the centers; Coefficients' own ridge is not used here.
+        self.coef = Coefficients(np.zeros((Z.shape[0], Y.shape[1])), self.dtype, 0.0)
+        if initial is not None:
+            self.coef.set(initial)
+        K_ZZ = np.asarray(kernel.astype(np.float64)(Z, Z), dtype=np.float64)
+        self.K_ZS = np.ascontiguousarray(K_ZZ[:, :n_subsample])
+        self.K_ZZ = K_ZZ if alpha else None
+        self.factor = _cholesky(K_ZZ)
+        self.last = None
+
+    def initial_error(self):
+        Y = self._weighted(self.targets, slice(None))
+        return float(np.einsum("ij,ij->", Y, Y)) / self.n_samples
+
+    def _weighted(self, values, index):
+        if self.sqrt_weight is None:
+            return values
+        return values * self.sqrt_weight[index][:, np.newaxis]
+
+    def _block(self, index):
+        return self.kernel_rows(self.X[index])
+
+    def residuals(self, index, upcoming=None, project=True):
+        block = self._block(index)
+        product = block @ self.coef.mirror
+        residual = self._weighted(product - self.targets[index], index)
+        self.last = (index, block)
+        projected = None
+        if project and self.n_subsample:
+            # K^w(X_S, X_B) rho plus the ridge's share, as the EigenPro correction of
+            # the loop reads it (the module's notes).
+            gradient = self._weighted(residual, index).astype(block.dtype)
+            head = block.T[: self.n_subsample] @ gradient
+            head = head.astype(np.float64)
+            if self.alpha:
+                f_S = self.K_ZS.T @ self.coef.values
+                head += (len(index) / self.n_samples) * self.alpha * f_S
+            projected = head * self._subsample_weight()
+        return residual, projected
+
+    def _subsample_weight(self):
+        if self.sqrt_weight is None:
+            return 1.0
+        return self.sqrt_weight[: self.n_subsample][:, np.newaxis]
+
+    def update(self, index, delta, subsample_delta, scale):
+        last_index, block = self.last
+        if last_index is not index:
+            block = self._block(index)
+        gradient = block.T @ self._weighted(delta, index).astype(block.dtype)
+        gradient = gradient.astype(np.float64)
+        if self.alpha:
+            share = len(index) / self.n_samples
+            gradient -= scale * share * self.alpha * (self.K_ZZ @ self.coef.values)
+        if subsample_delta is not None:
+            gradient += self.K_ZS @ (subsample_delta * self._subsample_weight())
+        step = scipy.linalg.cho_solve(self.factor, gradient)
+        self.coef.add(slice(None), step)
+        self.last = None
+
+    def end_epoch(self):
+        """Nothing is pending at the end of an epoch."""
+
+    def snapshot(self):
+        self.coef.snapshot()
+
+    def restore(self):
+        self.coef.restore()
+
+    def coefficients(self):
+        coef = np.empty_like(self.coef.values)
+        coef[self.order] = self.coef.values
+        return coef
+
+    def keep_best(self, values=None):
+        if values is not None:
+            values = values[self.order]
+        self.coef.keep_best(values)
+
+    def restore_best(self):
+        self.coef.restore_best()
+
+    def decision(self, X):
+        X = X.astype(self.dtype, copy=False)
+        out = np.empty((X.shape[0], self.coef.values.shape[1]))
+        for start in range(0, X.shape[0], self.block_rows):
+            rows = slice(start, start + self.block_rows)
+            out[rows] = self.kernel_rows(X[rows]) @ self.coef.mirror
+        return out
+
+    def mean_squared_residual(self):
+        total = 0.0
+        for start in range(0, self.n_samples, self.block_rows):
+            index = np.arange(start, min(start + self.block_rows, self.n_samples))
+            residual, _ = self.residuals(index, project=False)
+            total += float(np.einsum("ij,ij->", residual, residual))
+        self.last = None
+        return total / self.n_samples
+
+
+def _cholesky(K_ZZ):
+    """``cho_factor`` of ``K_ZZ`` plus the smallest jitter of the module's rule that
+    gives a factor."""
+    p = K_ZZ.shape[0]
+    jitter = JITTER * p * np.finfo(np.float64).eps * max(float(np.diag(K_ZZ).max()), 0.0)
+    for _ in range(JITTER_TRIES):
+        try:
+            return scipy.linalg.cho_factor(
+                K_ZZ + jitter * np.eye(p), lower=True, check_finite=False
+            )
+        except np.linalg.LinAlgError:
+            jitter = max(10.0 * jitter, np.finfo(np.float64).tiny)
+    raise ValueError(
+        f"The kernel matrix of the {p} model centers is not positive definite even "
+        f"with {jitter:.3g} added to its diagonal: the kernel is not positive "
+        "definite on these data. Use n_centers=None (every training row) or a "
+        "positive definite kernel such as 'rbf'."
+    )

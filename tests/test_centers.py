@@ -1,0 +1,192 @@
+"""Model centers (``n_centers``): the Nystrom solution in closed form, the exact model
+when every row is a center, and the estimator's contract."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics.pairwise import rbf_kernel
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_interp import InterpolatingKernelClassifier, InterpolatingKernelRegressor
+from sklearn_interp._centers import choose_centers
+
+GAMMA = 2.0
+N, P = 200, 40
+
+
+def _problem(seed=0, n=N):
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(-1, 1, size=(n, 2))
+    y = np.sin(3 * X[:, 0]) * np.cos(2 * X[:, 1]) + 0.1 * rng.standard_normal(n)
+    return X, y
+
+
+def _nystrom(X, y, Z, alpha, weight=None):
+    """The closed form: (K_Zn W K_nZ + alpha K_ZZ) a = K_Zn W y."""
+    weight = np.ones(len(X)) if weight is None else weight
+    K_nZ = rbf_kernel(X, Z, gamma=GAMMA)
+    lhs = K_nZ.T @ (weight[:, np.newaxis] * K_nZ) + alpha * rbf_kernel(Z, Z, gamma=GAMMA)
+    return np.linalg.solve(lhs, K_nZ.T @ (weight * y))
+
+
+def _fit(model, X, y, **fit_params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(X, y, **fit_params)
+
+
+def _gradient_descent(**params):
+    """Full-batch steps (deterministic) to the floor of float64."""
+    settings = {
+        "gamma": GAMMA,
+        "n_centers": P,
+        "batch_size": N,
+        "max_iter": 5000,
+        "tol": 0.0,
+        "normalize_y": False,
+        "random_state": 0,
+    }
+    return InterpolatingKernelRegressor(**{**settings, **params})
+
+
+@pytest.mark.parametrize("alpha", [0.1, 1.0])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_full_batch_fit_is_the_nystrom_kernel_ridge_solution(alpha, weighted):
+    X, y = _problem()
+    weight = np.random.RandomState(1).uniform(0.5, 2.0, N) if weighted else None
+    model = _fit(_gradient_descent(alpha=alpha), X, y, sample_weight=weight)
+    Z = model.X_fit_
+    assert Z.shape == (P, 2) and model.n_centers_ == P
+    # The centers are rows of X.
+    assert all((X == z).all(axis=1).any() for z in Z)
+    expected = _nystrom(X, y, Z, alpha, weight)
+    X_test = np.random.RandomState(2).uniform(-1, 1, size=(50, 2))
+    K_test = rbf_kernel(X_test, Z, gamma=GAMMA)
+    assert_allclose(model.predict(X_test), K_test @ expected, rtol=1e-6, atol=1e-8)
+    assert_allclose(model.dual_coef_, expected, rtol=1e-4, atol=1e-6 * abs(expected).max())
+
+
+def test_minibatch_sgd_approaches_the_nystrom_solution():
+    """The default batch (m*) and step: SGD ends at its residual's floor (stalls halve
+    the step), close to the least-squares solution."""
+    X, y = _problem()
+    model = _fit(_gradient_descent(alpha=0.1, batch_size="auto", max_iter=500), X, y)
+    assert model.batch_size_ < N and model.n_stalls_ > 0
+    expected = rbf_kernel(X, model.X_fit_, gamma=GAMMA) @ _nystrom(X, y, model.X_fit_, 0.1)
+    prediction = model.predict(X)
+    assert np.linalg.norm(prediction - expected) < 1e-2 * np.linalg.norm(expected)
+
+
+def test_repeated_rows_are_weights():
+    """Rows repeated k times count as weight k in the centers' least squares."""
+    X, y = _problem(n=60)
+    counts = np.random.RandomState(3).randint(1, 4, size=60)
+    model = _fit(
+        _gradient_descent(n_centers=15, alpha=0.3, batch_size=1000),
+        np.repeat(X, counts, axis=0),
+        np.repeat(y, counts),
+    )
+    Z = model.X_fit_
+    assert len(np.unique(Z, axis=0)) == 15
+    expected = rbf_kernel(X, Z, gamma=GAMMA) @ _nystrom(X, y, Z, 0.3, counts)
+    assert_allclose(model.predict(X), expected, rtol=1e-6, atol=1e-8)
+
+
+def test_every_row_a_center_is_the_exact_model():
+    X, y = _problem(n=80)
+    exact = InterpolatingKernelRegressor(gamma=GAMMA, random_state=0).fit(X, y)
+    for n_centers in (80, 1000):
+        model = InterpolatingKernelRegressor(
+            gamma=GAMMA, n_centers=n_centers, random_state=0
+        ).fit(X, y)
+        assert model.n_centers_ == 80
+        assert_array_equal(model.predict(X), exact.predict(X))
+        assert_array_equal(model.dual_coef_, exact.dual_coef_)
+    assert exact.n_centers_ == 80
+
+
+def test_choose_centers_draws_distinct_rows_uniformly():
+    X = np.repeat(np.arange(10.0)[:, np.newaxis], 3, axis=0)  # 10 distinct rows
+    rng = np.random.RandomState(0)
+    centers = choose_centers(X, 4, rng)
+    assert len(np.unique(X[centers], axis=0)) == 4
+    assert_array_equal(centers, np.sort(centers))
+    assert len(choose_centers(X, 50, rng)) == 10
+    # A row that is 90% of the data is drawn first about 90% of the time.
+    X = np.r_[np.zeros((90, 1)), np.arange(1.0, 11.0)[:, np.newaxis]]
+    draws = [X[choose_centers(X, 1, rng)][0, 0] for _ in range(400)]
+    assert 0.8 < np.mean(np.equal(draws, 0.0)) < 0.97
+
+
+def test_classifier_with_centers_early_stopping_and_fold_in():
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((600, 4))
+    y = np.where(X[:, 0] * X[:, 1] > 0, "a", "b")
+    model = InterpolatingKernelClassifier(
+        gamma=0.5, n_centers=100, early_stopping=True, random_state=0
+    )
+    _fit(model, X, y)
+    assert model.X_fit_.shape == (100, 4) and model.n_centers_ == 100
+    assert model.dual_coef_.shape == (100,)
+    assert model.validation_scores_ is not None
+    # The fold-in's epochs over all rows come after the best epoch's.
+    assert model.n_iter_ > model.best_iteration_
+    X_test = rng.standard_normal((400, 4))
+    y_test = np.where(X_test[:, 0] * X_test[:, 1] > 0, "a", "b")
+    assert model.score(X_test, y_test) > 0.85
+
+
+def test_centers_model_is_small_when_pickled():
+    X, y = _problem(n=2000)
+    exact = _fit(InterpolatingKernelRegressor(gamma=GAMMA, max_iter=3), X, y)
+    small = _fit(InterpolatingKernelRegressor(gamma=GAMMA, n_centers=50, max_iter=3), X, y)
+    assert len(pickle.dumps(small)) < len(pickle.dumps(exact)) / 10
+    assert_allclose(pickle.loads(pickle.dumps(small)).predict(X), small.predict(X))
+
+
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+def test_float32_blocks_reach_the_float64_fit(precision):
+    X, y = _problem()
+    model = _fit(_gradient_descent(alpha=0.1, precision=precision), X, y)
+    expected = rbf_kernel(X, model.X_fit_, gamma=GAMMA) @ _nystrom(X, y, model.X_fit_, 0.1)
+    rtol = 1e-6 if precision == "float64" else 1e-3
+    assert_allclose(model.predict(X), expected, rtol=rtol, atol=rtol)
+
+
+def test_warm_start_keeps_the_centers():
+    X, y = _problem()
+    model = InterpolatingKernelRegressor(
+        gamma=GAMMA, n_centers=P, warm_start=True, max_iter=2, random_state=None
+    )
+    _fit(model, X, y)
+    centers = model.X_fit_.copy()
+    _fit(model, X, y)
+    assert_array_equal(model.X_fit_, centers)
+    assert model.n_iter_ == 4
+
+
+def test_pipeline_and_grid_search_over_n_centers():
+    X, y = _problem()
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), InterpolatingKernelRegressor(random_state=0)),
+        {"interpolatingkernelregressor__n_centers": [10, 40]},
+        cv=3,
+    )
+    _fit(search, X, y)
+    assert search.best_params_["interpolatingkernelregressor__n_centers"] in (10, 40)
+
+
+def test_unsupported_inputs_name_n_centers():
+    X, y = _problem(n=30)
+    K = rbf_kernel(X, gamma=GAMMA)
+    model = InterpolatingKernelRegressor(kernel="precomputed", n_centers=5)
+    with pytest.raises(ValueError, match="n_centers=5"):
+        model.fit(K, y)
+    with pytest.raises(ValueError, match="n_centers"):
+        InterpolatingKernelRegressor(n_centers=0).fit(X, y)
