@@ -42,7 +42,8 @@ import scipy.sparse as sp
 
 from ._backend import is_dask_array
 from ._evaluator import Coefficients, Evaluator
-from ._kernel import kernel_block_rows
+from ._kernel import TILE_ENTRIES, kernel_block_rows
+from ._parallel import map_row_chunks
 from ._points import LocalPoints
 from ._weights import WeightedKernel, with_scale
 
@@ -123,6 +124,9 @@ class CenterPoints(LocalPoints):
         super().__init__(points, kernel, targets=targets[order], alpha=alpha)
         self.n_centers = len(centers)
         self.subsample_candidates = self.n_centers
+        # A batch's kernel rows are against the p centers, not the n rows: the plan
+        # bounds the batch by this block.
+        self.block_rows = kernel_block_rows(self.n_centers, self.dtype)
         self.X_fit = X[centers]
         self.Z = self.rows[: self.n_centers].astype(self.dtype, copy=False)
         self.rows = self.rows.astype(self.dtype, copy=False)
@@ -150,7 +154,7 @@ class CenterPoints(LocalPoints):
             ),
             alpha=self.alpha,
             n_subsample=n_subsample,
-            block_rows=kernel_block_rows(self.n_centers, self.dtype),
+            block_rows=self.block_rows,
             order=order,
             initial=None if initial is None else initial[order],
         )
@@ -182,6 +186,7 @@ class CenterEvaluator(Evaluator):
         self.n_samples = X.shape[0]
         self.n_subsample = n_subsample
         self.kernel_rows = kernel.rows_against(Z)
+        self.n_centers = Z.shape[0]
         self.dtype = kernel.dtype
         self.sqrt_weight = sqrt_weight
         self.alpha = alpha
@@ -208,7 +213,23 @@ class CenterEvaluator(Evaluator):
         return values * self.sqrt_weight[index][:, np.newaxis]
 
     def _block(self, index):
-        return self.kernel_rows(self.X[index])
+        """The batch's kernel rows against the centers, computed in row chunks on all
+        cores (:func:`~sklearn_interp._parallel.map_row_chunks`)."""
+        rows = self.X[index]
+        block = np.empty((len(index), self.n_centers), dtype=self.dtype)
+
+        # Each thread makes its rows in pieces of about TILE_ENTRIES entries, whose
+        # product and exp run in the core's cache (an exp over a whole block that
+        # does not fit there runs at a third of the rate).
+        step = max(1, TILE_ENTRIES // self.n_centers)
+
+        def fill(chunk):
+            for start in range(chunk.start, chunk.stop, step):
+                piece = slice(start, min(start + step, chunk.stop))
+                self.kernel_rows(rows[piece], out=block[piece])
+
+        map_row_chunks(fill, len(index), self.n_centers, self.dtype)
+        return block
 
     def residuals(self, index, upcoming=None, project=True):
         block = self._block(index)
@@ -244,7 +265,7 @@ class CenterEvaluator(Evaluator):
             gradient -= scale * share * self.alpha * (self.K_ZZ @ self.coef.values)
         if subsample_delta is not None:
             gradient += self.K_ZS @ (subsample_delta * self._subsample_weight())
-        step = scipy.linalg.cho_solve(self.factor, gradient)
+        step = scipy.linalg.cho_solve(self.factor, gradient, check_finite=False)
         self.coef.add(slice(None), step)
         self.last = None
 
@@ -290,13 +311,17 @@ class CenterEvaluator(Evaluator):
 
 def _cholesky(K_ZZ):
     """``cho_factor`` of ``K_ZZ`` plus the smallest jitter of the module's rule that
-    gives a factor."""
+    gives a factor, in a new p x p array (K_ZZ is left as it is)."""
     p = K_ZZ.shape[0]
-    jitter = JITTER * p * np.finfo(np.float64).eps * max(float(np.diag(K_ZZ).max()), 0.0)
+    diagonal = np.diag(K_ZZ).copy()
+    jitter = JITTER * p * np.finfo(np.float64).eps * max(float(diagonal.max()), 0.0)
+    work = np.empty_like(K_ZZ)
     for _ in range(JITTER_TRIES):
+        work[...] = K_ZZ
+        work[np.diag_indices(p)] = diagonal + jitter
         try:
             return scipy.linalg.cho_factor(
-                K_ZZ + jitter * np.eye(p), lower=True, check_finite=False
+                work, lower=True, overwrite_a=True, check_finite=False
             )
         except np.linalg.LinAlgError:
             jitter = max(10.0 * jitter, np.finfo(np.float64).tiny)
