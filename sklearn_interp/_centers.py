@@ -126,6 +126,9 @@ class CenterPoints(LocalPoints):
         super().__init__(points, kernel, targets=targets[order], alpha=alpha)
         self.n_centers = len(centers)
         self.subsample_candidates = self.n_centers
+        # The subsample is every center and the automatic q is bounded by the
+        # resolution floor alone (sklearn_interp._plan).
+        self.uncapped_components = True
         # A batch's kernel rows are against the p centers, not the n rows: the plan
         # bounds the batch by this block.
         self.block_rows = kernel_block_rows(self.n_centers, self.dtype)

@@ -58,12 +58,16 @@ kernel : str or callable, default="rbf"
         subsample resolves: at least ``0.1 beta / s`` (above rounding when the
         subsample is the whole training set), at least ``alpha / n``, and q <= 512.
         Each flattened direction lowers beta_P and raises m*, and so speeds up every
-        epoch. Capped at ``subsample_size - 1`` and by the memory budget.
+        epoch. Capped at ``subsample_size - 1`` and by the memory budget. With
+        ``n_centers``, "auto" has no cap of 512 (see the user guide's "Model
+        centers").
 
     subsample_size : int or "auto", default="auto"
         Number s of training points whose kernel matrix estimates the spectrum
         (lambda_1 and the preconditioner). "auto" is ``min(n_samples, 2000)``, reduced
-        if the s x s matrix would not fit the memory budget.
+        if the s x s matrix would not fit the memory budget. With ``n_centers``, s
+        points are drawn among the centers, and "auto" is all of them within the
+        budget (6,688 at the default ``working_memory``).
 
     max_iter : int, default=100
         Maximum number of epochs (passes over the training data) of one call to

@@ -73,11 +73,11 @@ def test_full_batch_fit_is_the_nystrom_kernel_ridge_solution(alpha, weighted):
 
 
 def test_minibatch_sgd_approaches_the_nystrom_solution():
-    """The default batch (m*) and step: SGD ends at its residual's floor (stalls halve
-    the step), close to the least-squares solution."""
+    """Batches of 20 at the automatic step: SGD ends at its residual's floor (stalls
+    halve the step), close to the least-squares solution."""
     X, y = _problem()
-    model = _fit(_gradient_descent(alpha=0.1, batch_size="auto", max_iter=500), X, y)
-    assert model.batch_size_ < N and model.n_stalls_ > 0
+    model = _fit(_gradient_descent(alpha=0.1, batch_size=20, max_iter=500), X, y)
+    assert model.n_stalls_ > 0
     expected = rbf_kernel(X, model.X_fit_, gamma=GAMMA) @ _nystrom(X, y, model.X_fit_, 0.1)
     prediction = model.predict(X)
     assert np.linalg.norm(prediction - expected) < 1e-2 * np.linalg.norm(expected)
@@ -190,3 +190,18 @@ def test_unsupported_inputs_name_n_centers():
         model.fit(K, y)
     with pytest.raises(ValueError, match="n_centers"):
         InterpolatingKernelRegressor(n_centers=0).fit(X, y)
+
+
+def test_centers_plan_takes_every_center_and_no_component_cap(monkeypatch):
+    """The subsample is the centers, and the automatic q is bounded by the resolution
+    floor alone: MAX_AUTO_COMPONENTS caps the exact model's q, not the centers'."""
+    from sklearn_interp import _plan
+
+    monkeypatch.setattr(_plan, "MAX_AUTO_COMPONENTS", 5)
+    X, y = _problem(n=400)
+    params = {"gamma": 20.0, "max_iter": 2, "random_state": 0}
+    exact = _fit(InterpolatingKernelRegressor(**params), X, y)
+    centers = _fit(InterpolatingKernelRegressor(n_centers=60, **params), X, y)
+    assert exact.n_components_ <= 5
+    assert centers.subsample_size_ == 60
+    assert 5 < centers.n_components_ < 60
