@@ -223,10 +223,15 @@ class CenterEvaluator(Evaluator):
         self.coef = Coefficients(np.zeros((Z.shape[0], Y.shape[1])), self.dtype, 0.0)
         if initial is not None:
             self.coef.set(initial)
-        K_ZZ = np.asarray(kernel.astype(np.float64)(Z, Z), dtype=np.float64)
+
+        def centers_kernel():
+            return np.asarray(kernel.astype(np.float64)(Z, Z), dtype=np.float64)
+
+        K_ZZ = centers_kernel()
         self.K_ZS = np.ascontiguousarray(K_ZZ[:, :n_subsample])
+        # A ridge fit keeps K_ZZ; otherwise its factor is taken in its memory.
         self.K_ZZ = K_ZZ if alpha else None
-        self.factor = _cholesky(K_ZZ)
+        self.factor = _cholesky(K_ZZ, remake=None if alpha else centers_kernel)
         self.last = None
 
     def initial_error(self):
@@ -338,15 +343,19 @@ class CenterEvaluator(Evaluator):
         return total / self.n_samples
 
 
-def _cholesky(K_ZZ):
+def _cholesky(K_ZZ, remake=None):
     """``cho_factor`` of ``K_ZZ`` plus the smallest jitter of the module's rule that
-    gives a factor, in a new p x p array (K_ZZ is left as it is)."""
+    gives a factor.
+
+    With ``remake`` (a function that computes K_ZZ again) the factor is taken in
+    K_ZZ's own memory, which is then lost, and a failed try remakes it: one p x p
+    array instead of two. Without it the factor is a new array.
+    """
     p = K_ZZ.shape[0]
     diagonal = np.diag(K_ZZ).copy()
     jitter = JITTER * p * np.finfo(np.float64).eps * max(float(diagonal.max()), 0.0)
-    work = np.empty_like(K_ZZ)
     for _ in range(JITTER_TRIES):
-        work[...] = K_ZZ
+        work = K_ZZ if remake is not None else K_ZZ.copy()
         work[np.diag_indices(p)] = diagonal + jitter
         try:
             return scipy.linalg.cho_factor(
@@ -354,6 +363,8 @@ def _cholesky(K_ZZ):
             )
         except np.linalg.LinAlgError:
             jitter = max(10.0 * jitter, np.finfo(np.float64).tiny)
+            if remake is not None:
+                K_ZZ = remake()
     raise ValueError(
         f"The kernel matrix of the {p} model centers is not positive definite even "
         f"with {jitter:.3g} added to its diagonal: the kernel is not positive "

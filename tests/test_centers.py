@@ -205,3 +205,35 @@ def test_centers_plan_takes_every_center_and_no_component_cap(monkeypatch):
     assert exact.n_components_ <= 5
     assert centers.subsample_size_ == 60
     assert 5 < centers.n_components_ < 60
+
+
+def test_linear_kernel_centers_are_least_squares_on_a_singular_k_zz():
+    """20 centers of the linear kernel in 3 dimensions: K_ZZ has rank 3 (its factor
+    needs the jitter), the centers span every linear function, and the fit is
+    ordinary least squares without intercept."""
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.RandomState(0)
+    X, y = rng.standard_normal((200, 3)), rng.standard_normal(200)
+    model = _fit(
+        InterpolatingKernelRegressor(
+            kernel="linear",
+            n_centers=20,
+            batch_size=200,
+            max_iter=2000,
+            tol=0.0,
+            normalize_y=False,
+            random_state=0,
+        ),
+        X,
+        y,
+    )
+    expected = LinearRegression(fit_intercept=False).fit(X, y).predict(X)
+    assert_allclose(model.predict(X), expected, rtol=1e-6, atol=1e-8)
+
+
+def test_indefinite_kernel_on_the_centers_is_reported():
+    rng = np.random.RandomState(0)
+    X, y = rng.standard_normal((200, 3)), rng.standard_normal(200)
+    with pytest.raises(ValueError, match="20 model centers is not positive definite"):
+        InterpolatingKernelRegressor(kernel="sigmoid", n_centers=20).fit(X, y)
