@@ -105,7 +105,8 @@ def main():
     ]
     results = {
         "command": " ".join(["python benchmarks/bench_centers.py", *sys.argv[1:]]),
-        "machine": f"{platform.processor() or platform.machine()}",
+        "machine": _machine(),
+        "commit": _commit(),
         "n_train": args.n,
         "rows": [],
     }
@@ -118,12 +119,37 @@ def main():
         _write(results, args.name)
 
 
+def _machine():
+    """The CPU model and core count, from /proc/cpuinfo where there is one."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            models = [
+                line.split(":", 1)[1].strip() for line in info if "model name" in line
+            ]
+        return f"{models[0]}, {len(models)} cores"
+    except (OSError, IndexError):
+        return platform.processor() or platform.machine()
+
+
+def _commit():
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def _write(results, name):
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = [
         f"classification40_noisy, {results['n_train']:,} training rows, 5,000 test "
-        f"rows; `{results['command']}`",
+        f"rows; `{results['command']}`; {results['machine']}, commit "
+        f"{results['commit']}",
         "",
         "| method | fit (s) | peak RSS (MB) | test accuracy | epochs | batch | m* |",
         "|---|---|---|---|---|---|---|",

@@ -30,8 +30,10 @@ jitter added to ``K_ZZ`` for its factor. With every training row a center this i
 exact model's problem, ``(K + alpha I) a = y``; the estimators then take the exact
 model's path.
 
-Memory: ``K_ZZ``'s Cholesky factor (p x p float64), ``K_ZS`` (p x s), ``K_ZZ`` itself
-for a ridge fit, and one batch's kernel rows against the centers (m x p).
+Memory: the training rows once in the compute precision, ``K_ZZ``'s Cholesky factor
+(p x p float64, in K_ZZ's own memory unless a ridge fit keeps K_ZZ), ``K_ZS``
+(p x s float64), the plan's s x s eigendecomposition, and one batch's kernel rows
+against the centers (m x p).
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -133,8 +135,10 @@ class CenterPoints(LocalPoints):
         # bounds the batch by this block.
         self.block_rows = kernel_block_rows(self.n_centers, self.dtype)
         self.X_fit = X[centers]
-        self.Z = self.rows[: self.n_centers].astype(self.dtype, copy=False)
-        self.rows = self.rows.astype(self.dtype, copy=False)
+        # One copy of the rows in the compute precision: the plan's (self.X) where it
+        # has no weight column.
+        self.rows = self.X if weight is None else self.rows.astype(self.dtype, copy=False)
+        self.Z = self.rows[: self.n_centers]
 
     @contextmanager
     def evaluator(self, preconditioner=None, initial=None):
@@ -165,7 +169,7 @@ class CenterPoints(LocalPoints):
 
     def _evaluator(self, order, data_order, n_subsample, initial, pool, n_threads):
         return CenterEvaluator(
-            self.rows[data_order],
+            self.rows,
             self.Z[order],
             self.targets[data_order],
             self.plain_kernel,
@@ -177,6 +181,7 @@ class CenterPoints(LocalPoints):
             block_rows=self.block_rows,
             order=order,
             initial=None if initial is None else initial[order],
+            positions=data_order,
             pool=pool,
             n_threads=n_threads,
         )
@@ -203,10 +208,13 @@ class CenterEvaluator(Evaluator):
         block_rows,
         order,
         initial=None,
+        positions=None,
         pool=None,
         n_threads=1,
     ):
+        # Loop position i is row positions[i] of X (no reordered copy of the rows).
         self.X = X
+        self.positions = np.arange(X.shape[0]) if positions is None else positions
         self.n_samples = X.shape[0]
         self.n_subsample = n_subsample
         self.kernel_rows = kernel.rows_against(Z)
@@ -248,7 +256,7 @@ class CenterEvaluator(Evaluator):
         thread, each made in pieces of about TILE_ENTRIES entries whose product and
         exp run in the core's cache (an exp over rows that do not fit there runs at a
         third of the rate)."""
-        rows = self.X[index]
+        rows = self.X[self.positions[index]]
         block = np.empty((len(index), self.n_centers), dtype=self.dtype)
         step = max(1, TILE_ENTRIES // self.n_centers)
 

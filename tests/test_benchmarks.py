@@ -178,3 +178,19 @@ def test_bench_epoch_measures_the_fit_and_the_parts(tmp_path, monkeypatch):
     for key in ["product_s", "exp_s", "kernel_coef_s", "projection_s", "exp_best_s"]:
         assert parts[key] > 0
     assert parts["chunk_rows"] >= 1 and parts["peak_gflops"] > 0
+
+
+@pytest.mark.slow
+def test_bench_centers_measures_every_method(tmp_path, monkeypatch):
+    centers = pytest.importorskip("bench_centers")
+    monkeypatch.setattr(common, "DATA_CACHE", tmp_path)
+    path = str(common.dataset_path("classification40_noisy", 400))
+    for spec in [
+        {"method": "ours", "p": 30},
+        {"method": "ours", "rows": 200},
+        {"method": "nystroem", "p": 50},
+    ]:
+        row = centers.run({**spec, "path": path}, timeout=300)
+        assert "error" not in row, row
+        assert row["fit_s"] > 0 and 0 < row["accuracy"] <= 1 and row["peak_rss_mb"] > 0
+    assert row.get("n_centers") is None  # Nystroem reports no centers
