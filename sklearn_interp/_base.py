@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _solver
-from ._centers import CenterPoints, check_centers_supported, choose_centers
+from ._centers import center_points, check_centers_supported, choose_centers
 from ._early_stopping import (
     EARLY_STOPPING_MIN_SAMPLES,
     N_ITER_NO_CHANGE,
@@ -203,19 +203,11 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         )
 
         kernel = self._kernel(COMPUTE_DTYPES[precision], X)
-        centers = None
         if with_centers:
-            centers = warm.centers if warm is not None else None
-            if centers is None:
-                centers = choose_centers(data.X, self.n_centers, rng)
-            points = CenterPoints(
-                data.X,
-                centers,
-                kernel,
-                targets=data.Y,
-                alpha=self.alpha,
-                weight=data.merged.weight,
-            )
+            data.centers = warm.centers if warm is not None else None
+            if data.centers is None:
+                data.centers = choose_centers(data.X, self.n_centers, rng)
+            points = center_points(data, kernel)
         else:
             if data.scale is not None:
                 kernel = WeightedKernel(kernel)
@@ -240,7 +232,7 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
             )
         # The rows fitted (as given: unmerged), or a precomputed kernel's columns.
         self.X_fit_ = points.X_fit if data.X_fit is None else data.X_fit
-        best_coef, reported = coef, result
+        best_coef, reported, centers = coef, result, data.centers
         if folding_in:
             # The precision of an early-stopped fit.
             fold_in_kernel = self._kernel(COMPUTE_DTYPES[self._precision(True)], X)
@@ -257,7 +249,6 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
                 monitor,
                 coef,
                 result,
-                centers=centers,
             )
             reported = after_fold_in(result, folded)
         self._set_fit_attributes(plan, reported, monitor, early_stopping, precision)

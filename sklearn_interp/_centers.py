@@ -36,8 +36,7 @@ Memory: the training rows once in the compute precision, ``K_ZZ``'s Cholesky fac
 against the centers (m x p).
 """
 
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
 import numpy as np
 import scipy.linalg
@@ -45,9 +44,9 @@ import scipy.sparse as sp
 from sklearn.utils import gen_even_slices
 
 from ._backend import is_dask_array
-from ._evaluator import Coefficients, Evaluator
+from ._evaluator import Coefficients, HeldCoefficients
 from ._kernel import TILE_ENTRIES, kernel_block_rows
-from ._parallel import PARALLEL_MIN_ENTRIES, single_threaded_blas
+from ._parallel import PARALLEL_MIN_ENTRIES, evaluator_threads
 from ._points import LocalPoints
 from ._weights import WeightedKernel, with_scale
 
@@ -88,6 +87,20 @@ def choose_centers(X, n_centers, rng):
         labels = np.unique(np.asarray(X), axis=0, return_inverse=True)[1].ravel()
         order = order[np.sort(np.unique(labels[order], return_index=True)[1])]
     return np.sort(order[:n_centers])
+
+
+def center_points(problem, kernel):
+    """The :class:`CenterPoints` of a fit problem with centers
+    (:class:`~sklearn_interp._problem.FitProblem`, its ``centers`` set), in the
+    precision of ``kernel``."""
+    return CenterPoints(
+        problem.X,
+        problem.centers,
+        kernel,
+        targets=problem.Y,
+        alpha=problem.ridge,
+        weight=problem.merged.weight,
+    )
 
 
 class CenterPoints(LocalPoints):
@@ -157,14 +170,7 @@ class CenterPoints(LocalPoints):
         # the cores' time (a fit at n = 100,000, p = 1,000: its solves ran at 3.4 ms
         # against 1.2 ms alone).
         data_order = np.concatenate([order, np.arange(self.n_centers, self.n_samples)])
-        with (
-            single_threaded_blas() as n_threads,
-            (
-                ThreadPoolExecutor(max_workers=n_threads)
-                if n_threads > 1
-                else nullcontext()
-            ) as pool,
-        ):
+        with evaluator_threads() as (pool, n_threads):
             yield self._evaluator(order, data_order, n_subsample, initial, pool, n_threads)
 
     def _evaluator(self, order, data_order, n_subsample, initial, pool, n_threads):
@@ -187,7 +193,7 @@ class CenterPoints(LocalPoints):
         )
 
 
-class CenterEvaluator(Evaluator):
+class CenterEvaluator(HeldCoefficients):
     """Residuals of the data rows against the centers' coefficients, and the
     projected steps of the module's notes.
 
@@ -310,28 +316,6 @@ class CenterEvaluator(Evaluator):
         step = scipy.linalg.cho_solve(self.factor, gradient, check_finite=False)
         self.coef.add(slice(None), step)
         self.last = None
-
-    def end_epoch(self):
-        """Nothing is pending at the end of an epoch."""
-
-    def snapshot(self):
-        self.coef.snapshot()
-
-    def restore(self):
-        self.coef.restore()
-
-    def coefficients(self):
-        coef = np.empty_like(self.coef.values)
-        coef[self.order] = self.coef.values
-        return coef
-
-    def keep_best(self, values=None):
-        if values is not None:
-            values = values[self.order]
-        self.coef.keep_best(values)
-
-    def restore_best(self):
-        self.coef.restore_best()
 
     def decision(self, X):
         X = X.astype(self.dtype, copy=False)

@@ -174,7 +174,40 @@ def diagonal_patch(columns, diagonal):
     return np.arange(len(columns)), columns, diagonal[columns]
 
 
-class LocalEvaluator(Evaluator):
+class HeldCoefficients(Evaluator):
+    """An evaluator whose coefficients live in this process, in one
+    :class:`Coefficients` (``self.coef``), in the solver's order: ``self.order[i]``
+    is the position, in the caller's order, of the solver's coefficient i (None for
+    the identity). Nothing is pending at the end of an epoch."""
+
+    coef: Coefficients
+    order: object = None
+
+    def end_epoch(self):
+        """Nothing is pending here at the end of an epoch."""
+
+    def snapshot(self):
+        self.coef.snapshot()
+
+    def restore(self):
+        self.coef.restore()
+
+    def coefficients(self):
+        coef = self.coef.values.copy()
+        if self.order is not None:
+            coef[self.order] = coef.copy()
+        return coef
+
+    def keep_best(self, values=None):
+        if values is not None and self.order is not None:
+            values = values[self.order]
+        self.coef.keep_best(values)
+
+    def restore_best(self):
+        self.coef.restore_best()
+
+
+class LocalEvaluator(HeldCoefficients):
     """Residuals of rows of training points held here, in blocks, on all cores.
 
     Blocks of at most ``block_rows`` rows are split into one piece per thread, and a
@@ -257,29 +290,6 @@ class LocalEvaluator(Evaluator):
         self.coef.add(index, delta)
         if subsample_delta is not None:
             self.coef.add(slice(0, self.n_subsample), subsample_delta)
-
-    def end_epoch(self):
-        """Nothing is pending here at the end of an epoch."""
-
-    def snapshot(self):
-        self.coef.snapshot()
-
-    def restore(self):
-        self.coef.restore()
-
-    def coefficients(self):
-        coef = self.coef.values.copy()
-        if self.order is not None:
-            coef[self.order] = coef.copy()
-        return coef
-
-    def keep_best(self, values=None):
-        if values is not None and self.order is not None:
-            values = values[self.order]
-        self.coef.keep_best(values)
-
-    def restore_best(self):
-        self.coef.restore_best()
 
     def decision(self, X):
         X = X.astype(self.coef.mirror.dtype, copy=False)

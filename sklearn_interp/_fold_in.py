@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from . import _solver
-from ._centers import CenterPoints
+from ._centers import center_points
 from ._early_stopping import FOLD_IN_EPOCHS
 from ._plan import fold_in_step_size
 from ._points import training_points
@@ -23,20 +23,7 @@ from ._weights import WeightedKernel
 
 
 def fold_in(
-    estimator,
-    kernel,
-    X,
-    Y,
-    sample_weight,
-    split,
-    data,
-    plan,
-    rng,
-    monitor,
-    coef,
-    result,
-    *,
-    centers=None,
+    estimator, kernel, X, Y, sample_weight, split, data, plan, rng, monitor, coef, result
 ):
     """FOLD_IN_EPOCHS more epochs over all the rows, early stopping's held-out
     rows included, from the coefficients kept (zero for the held-out rows), with
@@ -49,9 +36,9 @@ def fold_in(
     epochs. They draw their batches from a copy of ``rng``, so that a warm start goes
     on from the random state of the epochs before them.
 
-    With model centers (``centers``: their indices among the training rows) the
-    problem over all rows keeps the same centers, so the coefficients and the
-    subsample (which is among the centers) carry over as they are.
+    With model centers (``data.centers``, among the training rows) the problem over
+    all rows keeps the same centers, so the coefficients and the subsample (which is
+    among the centers) carry over as they are.
     """
     train, held_out = split
     rows = np.union1d(train, held_out)
@@ -64,19 +51,13 @@ def fold_in(
         alpha=estimator.alpha,
         precomputed=estimator.kernel == "precomputed",
         scorer_rows=False,
-        centers=centers is not None,
+        centers=data.centers is not None,
     )
     preconditioner = plan.preconditioner
-    if centers is not None:
+    if data.centers is not None:
         initial = coef
-        points = CenterPoints(
-            full.X,
-            np.searchsorted(rows, train[centers]),
-            kernel,
-            targets=full.Y,
-            alpha=full.ridge,
-            weight=full.merged.weight,
-        )
+        full.centers = np.searchsorted(rows, train[data.centers])
+        points = center_points(full, kernel)
     else:
         initial = data.carry_coefficients(coef, full, train, rows)
         if preconditioner is not None:

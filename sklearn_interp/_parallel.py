@@ -131,3 +131,16 @@ def single_threaded_blas():
             if _blas_users == 0:
                 _blas_limiter.restore_original_limits()
                 _blas_limiter = None
+
+
+@contextmanager
+def evaluator_threads():
+    """``(pool, n_threads)`` for an evaluator's epochs: BLAS held at one thread
+    (:func:`single_threaded_blas`) and a pool of as many threads as BLAS had (None for
+    one), which compute the kernel blocks, elementwise work included, in parallel."""
+    with single_threaded_blas() as n_threads:
+        if n_threads == 1:
+            yield None, 1
+            return
+        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+            yield pool, n_threads

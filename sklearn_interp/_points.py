@@ -18,8 +18,7 @@ asked, once, and answered with an object of one surface:
 The precision of a fit travels as one thing: the block kernel's ``dtype``.
 """
 
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
 import joblib
 import numpy as np
@@ -34,7 +33,7 @@ from . import _solver
 from ._backend import is_dask_array
 from ._evaluator import LocalEvaluator
 from ._kernel import kernel_block_rows, kernel_product
-from ._parallel import map_row_chunks, single_threaded_blas
+from ._parallel import evaluator_threads, map_row_chunks
 from ._spectrum import reduced_diagonal_max
 
 # Entries of a dense X hashed at once when looking for identical rows: the chunk's
@@ -414,14 +413,7 @@ class LocalPoints:
             )
             X, Y, diagonal = X[order], Y[order], diagonal[order]
             initial = None if initial is None else initial[order]
-        with (
-            single_threaded_blas() as n_threads,
-            (
-                ThreadPoolExecutor(max_workers=n_threads)
-                if n_threads > 1
-                else nullcontext()
-            ) as pool,
-        ):
+        with evaluator_threads() as (pool, n_threads):
             yield LocalEvaluator(
                 X,
                 Y,

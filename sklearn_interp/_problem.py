@@ -65,6 +65,9 @@ class FitProblem:
     scoring_X : array or None
         The held-out rows as a scorer's ``predict`` takes them, where they differ
         from ``X_val``.
+    centers : ndarray of int or None
+        The model centers among the points (:mod:`sklearn_interp._centers`): the
+        coefficients are theirs. None: every point is a center (the exact model).
     """
 
     X: object
@@ -77,6 +80,7 @@ class FitProblem:
     validation: object
     validation_weight: object
     scoring_X: object
+    centers: object = None
 
     def model_coefficients(self, coef):
         """The model's coefficients of the points from the SGD's solution ``c``
