@@ -232,6 +232,7 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
             )
         # The rows fitted (as given: unmerged), or a precomputed kernel's columns.
         self.X_fit_ = points.X_fit if data.X_fit is None else data.X_fit
+        points = None  # its copy of the rows is not needed by the fold-in
         best_coef, reported, centers = coef, result, data.centers
         if folding_in:
             # The precision of an early-stopped fit.

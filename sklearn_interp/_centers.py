@@ -32,8 +32,8 @@ model's path.
 
 Memory: the training rows once in the compute precision, ``K_ZZ``'s Cholesky factor
 (p x p float64, in K_ZZ's own memory unless a ridge fit keeps K_ZZ), ``K_ZS``
-(p x s float64), the plan's s x s eigendecomposition, and one batch's kernel rows
-against the centers (m x p).
+(p x s, compute precision), the plan's s x s eigendecomposition, and one batch's
+kernel rows against the centers (m x p).
 """
 
 from contextlib import contextmanager
@@ -171,7 +171,15 @@ class CenterPoints(LocalPoints):
         # against 1.2 ms alone).
         data_order = np.concatenate([order, np.arange(self.n_centers, self.n_samples)])
         with evaluator_threads() as (pool, n_threads):
-            yield self._evaluator(order, data_order, n_subsample, initial, pool, n_threads)
+            evaluator = self._evaluator(
+                order, data_order, n_subsample, initial, pool, n_threads
+            )
+            try:
+                yield evaluator
+            finally:
+                # The p x p factor, K_ZS and the last block go now, not when the
+                # last reference to the evaluator does (the fold-in makes its own).
+                evaluator.release()
 
     def _evaluator(self, order, data_order, n_subsample, initial, pool, n_threads):
         return CenterEvaluator(
@@ -242,7 +250,8 @@ class CenterEvaluator(HeldCoefficients):
             return np.asarray(kernel.astype(np.float64)(Z, Z), dtype=np.float64)
 
         K_ZZ = centers_kernel()
-        self.K_ZS = np.ascontiguousarray(K_ZZ[:, :n_subsample])
+        # In the compute precision: p x s entries, 0.4 GB in float64 at p = 8,000.
+        self.K_ZS = np.ascontiguousarray(K_ZZ[:, :n_subsample], dtype=self.dtype)
         # A ridge fit keeps K_ZZ; otherwise its factor is taken in its memory.
         self.K_ZZ = K_ZZ if alpha else None
         self.factor = _cholesky(K_ZZ, remake=None if alpha else centers_kernel)
@@ -292,7 +301,7 @@ class CenterEvaluator(HeldCoefficients):
             head = block.T[: self.n_subsample] @ gradient
             head = head.astype(np.float64)
             if self.alpha:
-                f_S = self.K_ZS.T @ self.coef.values
+                f_S = (self.K_ZS.T @ self.coef.mirror).astype(np.float64)
                 head += (len(index) / self.n_samples) * self.alpha * f_S
             projected = head * self._subsample_weight()
         return residual, projected
@@ -312,10 +321,15 @@ class CenterEvaluator(HeldCoefficients):
             share = len(index) / self.n_samples
             gradient -= scale * share * self.alpha * (self.K_ZZ @ self.coef.values)
         if subsample_delta is not None:
-            gradient += self.K_ZS @ (subsample_delta * self._subsample_weight())
+            correction = subsample_delta * self._subsample_weight()
+            gradient += self.K_ZS @ correction.astype(self.dtype)
         step = scipy.linalg.cho_solve(self.factor, gradient, check_finite=False)
         self.coef.add(slice(None), step)
         self.last = None
+
+    def release(self):
+        """Drop the arrays of the epochs; the coefficients stay."""
+        self.factor = self.K_ZS = self.K_ZZ = self.last = self.X = None
 
     def decision(self, X):
         X = X.astype(self.dtype, copy=False)
