@@ -41,7 +41,7 @@ from contextlib import contextmanager
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
-from sklearn.utils import gen_even_slices
+from sklearn.utils import gen_batches, gen_even_slices
 
 from ._backend import is_dask_array
 from ._evaluator import Coefficients, HeldCoefficients
@@ -56,6 +56,9 @@ from ._weights import WeightedKernel, with_scale
 # A factor that still fails gets ten times the jitter, up to JITTER_TRIES times.
 JITTER = 10.0
 JITTER_TRIES = 6
+
+# Rows gathered at once when the training rows are put in the centers-first order.
+ROW_CHUNK = 2**16
 
 
 def check_centers_supported(estimator, X):
@@ -131,7 +134,7 @@ class CenterPoints(LocalPoints):
     def __init__(self, X, centers, kernel, *, targets, alpha, weight=None):
         n_samples = X.shape[0]
         order = np.concatenate([centers, np.setdiff1d(np.arange(n_samples), centers)])
-        self.rows = X[order]
+        self.rows = _rows_in(X, order, kernel.dtype)
         self.sqrt_weight = None if weight is None else np.sqrt(weight[order])
         self.plain_kernel = kernel
         points = self.rows
@@ -150,7 +153,8 @@ class CenterPoints(LocalPoints):
         self.X_fit = X[centers]
         # One copy of the rows in the compute precision: the plan's (self.X) where it
         # has no weight column.
-        self.rows = self.X if weight is None else self.rows.astype(self.dtype, copy=False)
+        if weight is None:
+            self.rows = self.X
         self.Z = self.rows[: self.n_centers]
 
     @contextmanager
@@ -347,6 +351,17 @@ class CenterEvaluator(HeldCoefficients):
             total += float(np.einsum("ij,ij->", residual, residual))
         self.last = None
         return total / self.n_samples
+
+
+def _rows_in(X, order, dtype):
+    """``X[order]`` in ``dtype``, gathered in chunks: no full copy in X's own
+    precision on the way (0.3 GB for 10^6 rows of 40 float64 features)."""
+    if sp.issparse(X):
+        return X[order].astype(dtype)
+    rows = np.empty((len(order), X.shape[1]), dtype=dtype)
+    for chunk in gen_batches(len(order), ROW_CHUNK):
+        rows[chunk] = X[order[chunk]]
+    return rows
 
 
 def _cholesky(K_ZZ, remake=None):
