@@ -164,6 +164,12 @@ def subsample_eigenpairs(kernel, X_subsample, n_eigenpairs):
     gram = (gram + gram.T) / (2.0 * s)
     n_eigenpairs = min(n_eigenpairs, s)
     eigvals, eigvecs = scipy.linalg.eigh(gram, subset_by_index=[s - n_eigenpairs, s - 1])
+    if len(eigvals) < n_eigenpairs:
+        # LAPACK's subset driver can return fewer eigenpairs than asked on a
+        # multiple eigenvalue (K_SS = I, a laplacian kernel on far-apart points, gave
+        # none): the whole decomposition then.
+        eigvals, eigvecs = scipy.linalg.eigh(gram)
+        eigvals, eigvecs = eigvals[s - n_eigenpairs :], eigvecs[:, s - n_eigenpairs :]
     eigvals = np.maximum(eigvals[::-1].astype(np.float64), 0.0)
     return eigvals, np.ascontiguousarray(eigvecs[:, ::-1], dtype=np.float64)
 

@@ -56,8 +56,17 @@ def _checks(estimators):
                 f"{k}={v}" for k, v in getattr(check, "keywords", {}).items()
             )
             centers = getattr(estimator, "n_centers", None) is not None
-            if name in SLOW_CHECKS or (centers and (keywords or "sparse" in name)):
-                # With centers, the variants of a check (read-only memmaps, float32
+            slow = name in SLOW_CHECKS or (
+                centers
+                and (
+                    keywords
+                    or "sparse" in name
+                    or isinstance(estimator, InterpolatingKernelClassifier)
+                )
+            )
+            if slow:
+                # With centers, the regressor's checks run by default, and the
+                # classifier's, the variants of a check (read-only memmaps, float32
                 # X) and the sparse containers run with the slow tests.
                 marks.append(pytest.mark.slow)
             yield pytest.param(

@@ -397,6 +397,20 @@ def test_many_legal_inputs_give_finite_predictions(**case):
     _check_legal_input(**case)
 
 
+def test_identity_subsample_kernel_gives_its_eigenpairs():
+    """A laplacian kernel on far-apart points makes K_SS the identity, a multiple
+    eigenvalue on which LAPACK's subset eigensolver returned no eigenpair (an
+    IndexError in the plan; found by the slow property-based test)."""
+    rng = np.random.RandomState(487)
+    X, y = rng.normal(size=(25, 2)) * 1000.0, rng.normal(size=25)
+    model = InterpolatingKernelRegressor(
+        kernel="laplacian", n_components=0, max_iter=20, random_state=487
+    )
+    fit_quietly(model, X, y)
+    assert_allclose(model.eigenvalues_, [1.0 / 25])
+    assert_allclose(model.predict(X), y, atol=1e-6)
+
+
 @pytest.mark.parametrize("size", [1e200, 1e-200, 1e-310])
 @pytest.mark.parametrize("normalize_y", [True, False])
 @pytest.mark.parametrize("precision", ["float64", "float32"])
