@@ -152,8 +152,9 @@ kernel : str or callable, default="rbf"
     n_centers : int or None, default=None
         Number p of model centers. None (or at least the number of training rows):
         every training row is a center, the exact model. An int p below it: the
-        model is ``f(x) = sum_j a_j k(x, z_j)`` over p centers drawn uniformly from
-        the distinct training rows (by ``random_state``), fitted to all rows by
+        model is ``f(x) = sum_j a_j k(x, z_j)`` over p centers drawn uniformly
+        among the training rows, passing over a row identical to one already drawn
+        (by ``random_state``), fitted to all rows by
         least squares, ``(K_Zn W K_nZ + alpha K_ZZ) a = K_Zn W y`` (the Nystrom
         KernelRidge solution for these centers). The SGD runs in the centers'
         Nystrom features, whose spectrum is the kernel's, so the critical batch
