@@ -254,7 +254,6 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
             reported = after_fold_in(result, folded)
         self._set_fit_attributes(plan, reported, monitor, early_stopping, precision)
         self.n_centers_ = self.X_fit_.shape[0]
-        self._with_centers = with_centers
         self._warm = None
         if self.warm_start:
             self._warm = WarmState(
@@ -276,7 +275,8 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         done = result.converged or result.stopped or (with_centers and result.stalled)
         if not done:
             # stacklevel 4: _fit_targets <- fit <- _fit_context's wrapper <- the caller.
-            warnings.warn(self._not_converged_message(result), ConvergenceWarning, 4)
+            message = self._not_converged_message(result, with_centers)
+            warnings.warn(message, ConvergenceWarning, 4)
         if with_centers:
             return coef
         return unmerge(data.model_coefficients(coef), data.merged)
@@ -393,7 +393,7 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
             self.best_validation_score_ = float(monitor.rule.best_score)
             self.best_iteration_ = monitor.rule.best_epoch
 
-    def _not_converged_message(self, result):
+    def _not_converged_message(self, result, with_centers=False):
         curve = result.convergence_curve
         if result.n_backoffs > MAX_BACKOFFS:
             reason = (
@@ -423,7 +423,7 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
                 f"improving (by more than tol={self.tol} within n_iter_no_change="
                 f"{self.n_iter_no_change} epochs). Increase max_iter to fit further."
             )
-        if getattr(self, "_with_centers", False):
+        if with_centers:
             return (
                 f"{type(self).__name__} {reason} with relative residual "
                 f"{curve[-1] / curve[0]:.3g}, still falling. With n_centers="

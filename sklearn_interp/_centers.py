@@ -41,12 +41,12 @@ from contextlib import contextmanager
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
-from sklearn.utils import gen_batches, gen_even_slices
+from sklearn.utils import gen_batches
 
 from ._backend import is_dask_array
 from ._evaluator import Coefficients, HeldCoefficients
 from ._kernel import TILE_ENTRIES, kernel_block_rows
-from ._parallel import PARALLEL_MIN_ENTRIES, evaluator_threads
+from ._parallel import evaluator_threads, map_shares
 from ._points import LocalPoints
 from ._weights import WeightedKernel, with_scale
 
@@ -128,8 +128,6 @@ class CenterPoints(LocalPoints):
     weight : ndarray of shape (n_samples,) or None
         Sample weights of the rows.
     """
-
-    starts_from_coefficients = True
 
     def __init__(self, X, centers, kernel, *, targets, alpha, weight=None):
         n_samples = X.shape[0]
@@ -284,12 +282,7 @@ class CenterEvaluator(HeldCoefficients):
                 piece = slice(start, min(start + step, share.stop))
                 self.kernel_rows(rows[piece], out=block[piece])
 
-        parallel = block.size >= PARALLEL_MIN_ENTRIES and self.pool is not None
-        shares = list(gen_even_slices(len(index), self.n_threads if parallel else 1))
-        if len(shares) > 1:
-            list(self.pool.map(fill, shares))
-        else:
-            fill(slice(0, len(index)))
+        map_shares(fill, slice(0, len(index)), self.n_centers, self.pool, self.n_threads)
         return block
 
     def residuals(self, index, upcoming=None, project=True):

@@ -14,7 +14,7 @@ the bookkeeping of the two backends is the same code.
 from abc import ABC, abstractmethod
 
 import numpy as np
-from sklearn.utils import gen_batches, gen_even_slices
+from sklearn.utils import gen_batches
 
 from . import _parallel
 from ._kernel import kernel_product, tile_columns
@@ -343,17 +343,9 @@ class LocalEvaluator(HeldCoefficients):
     def _map_pieces(self, piece, block):
         """``piece(rows, buffers)`` over one piece of the slice ``block`` per thread
         (one piece for a small block); the results in piece order."""
-        size = block.stop - block.start
-        parallel = size * self.n_samples >= _parallel.PARALLEL_MIN_ENTRIES
-        n_pieces = self.n_threads if parallel else 1
-        pieces = [
-            slice(block.start + part.start, block.start + part.stop)
-            for part in gen_even_slices(size, n_pieces)
-        ]
-        buffers = self.buffers[: len(pieces)]
-        if n_pieces > 1:
-            return list(self.pool.map(piece, pieces, buffers))
-        return list(map(piece, pieces, buffers))
+        return _parallel.map_shares(
+            piece, block, self.n_samples, self.pool, self.n_threads, self.buffers
+        )
 
     def mean_squared_residual(self):
         # residuals() already works in blocks of block_rows; only the n x c residual is

@@ -17,7 +17,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
-from sklearn.utils import gen_batches
+from sklearn.utils import gen_batches, gen_even_slices
 from threadpoolctl import ThreadpoolController
 
 from ._kernel import kernel_block_rows
@@ -131,6 +131,26 @@ def single_threaded_blas():
             if _blas_users == 0:
                 _blas_limiter.restore_original_limits()
                 _blas_limiter = None
+
+
+def map_shares(function, rows, n_columns, pool, n_threads, *per_share):
+    """``[function(share, *args) for share in shares]``: one even share of the slice
+    ``rows`` per thread of ``pool``, or one share for rows of fewer than
+    PARALLEL_MIN_ENTRIES kernel entries against ``n_columns`` points (or no pool).
+
+    ``per_share`` are sequences with one item per thread (a thread's own buffers),
+    the k-th passed with the k-th share. The results come in the shares' order.
+    """
+    size = rows.stop - rows.start
+    parallel = pool is not None and size * n_columns >= PARALLEL_MIN_ENTRIES
+    shares = [
+        slice(rows.start + part.start, rows.start + part.stop)
+        for part in gen_even_slices(size, n_threads if parallel else 1)
+    ]
+    args = [shares, *(items[: len(shares)] for items in per_share)]
+    if len(shares) > 1:
+        return list(pool.map(function, *args))
+    return list(map(function, *args))
 
 
 @contextmanager

@@ -221,15 +221,10 @@ def _subsample_spectrum(points, rng, *, subsample_size, n_components, budget):
     n_samples = points.n_samples
     # Model centers (sklearn_interp._centers) take S among their first points.
     candidates = getattr(points, "subsample_candidates", n_samples)
-    s = _subsample_size(
-        subsample_size,
-        candidates,
-        budget,
-        whole=getattr(points, "uncapped_components", False),
-    )
+    uncapped = getattr(points, "uncapped_components", False)
+    s = _subsample_size(subsample_size, candidates, budget, whole=uncapped)
     subsample = rng.choice(candidates, size=s, replace=False)
     X_subsample = points.take(subsample)[0]
-    uncapped = getattr(points, "uncapped_components", False)
     most = s if uncapped else MAX_AUTO_COMPONENTS + 1
     n_eigenpairs = min(
         s,
@@ -242,23 +237,13 @@ def _subsample_spectrum(points, rng, *, subsample_size, n_components, budget):
     return subsample, X_subsample, eigvals, eigvecs
 
 
-def _n_components(
-    n_components,
-    eigvals,
-    *,
-    beta,
-    alpha,
-    n_samples,
-    subsample_size,
-    dtype,
-):
+def _n_components(n_components, eigvals, *, beta, alpha, n_samples, subsample_size, dtype):
     """q: the user's, or the automatic one, never past the trusted eigenvalues.
 
     Rounding leaves eigenvalues below :func:`numerical_floor` meaningless, whoever
     chose q; the automatic q also stays above what the subsample resolves (a subsample
     that is the whole training set gives exact eigenvalues) and above alpha / n, below
     which the ridge term already conditions the problem.
-
     """
     floor = numerical_floor(eigvals[0], subsample_size, dtype)
     if n_components != "auto":

@@ -153,10 +153,9 @@ def fit_problem(
     else:
         merged = merge_duplicates(X_train, Y_train, weight)
     points, targets, ridge, scale = merged.X, merged.Y, alpha, None
-    weight = merged.weight
-    if centers:
-        pass
-    elif weight is not None and alpha and (weight == weight[0]).all():
+    # With centers the weights stay in merged.weight, for the centers' evaluator.
+    weight = None if centers else merged.weight
+    if weight is not None and alpha and (weight == weight[0]).all():
         # One weight w for all: the ridge fit with alpha / w.
         ridge = alpha / weight[0]
     elif weight is not None and alpha:
