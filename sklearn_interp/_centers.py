@@ -31,9 +31,13 @@ exact model's problem, ``(K + alpha I) a = y``; the estimators then take the exa
 model's path.
 
 Memory: the training rows once in the compute precision, ``K_ZZ``'s Cholesky factor
-(p x p float64, in K_ZZ's own memory unless a ridge fit keeps K_ZZ), ``K_ZS``
-(p x s, compute precision), the plan's s x s eigendecomposition, and one batch's
-kernel rows against the centers (m x p).
+(p x p in the compute precision, in K_ZZ's own memory unless a ridge fit keeps K_ZZ
+as well), ``K_ZS`` (p x s), the plan's s x s eigendecomposition, and one batch's
+kernel rows against the centers (m x p). A float32 factor takes a jitter of
+``10 p eps(float32)`` times the diagonal (0.014 at p = 12,000): it halves the
+largest array and the time of each batch's solve, and did not change the test
+accuracy at 100,000 rows and 4,000 centers (0.8118 against 0.8122 with a float64
+factor).
 """
 
 from contextlib import contextmanager
@@ -249,11 +253,25 @@ class CenterEvaluator(HeldCoefficients):
             self.coef.set(initial)
 
         def centers_kernel():
-            return np.asarray(kernel.astype(np.float64)(Z, Z), dtype=np.float64)
+            # In the compute precision, in pieces of rows straight into the p x p
+            # array: no float64 copy and no pairwise temporaries (at p = 12,000 a
+            # float64 K_ZZ is 1.15 GB, and a float32 one half of that).
+            K_ZZ = np.empty((self.n_centers, self.n_centers), dtype=self.dtype)
+            step = max(1, TILE_ENTRIES // self.n_centers)
+
+            def fill(share):
+                for start in range(share.start, share.stop, step):
+                    piece = K_ZZ[start : min(start + step, share.stop)]
+                    block = self.kernel_rows(Z[start : start + len(piece)], out=piece)
+                    if block is not piece:
+                        piece[...] = block
+
+            map_shares(fill, slice(0, self.n_centers), self.n_centers, pool, n_threads)
+            return K_ZZ
 
         K_ZZ = centers_kernel()
-        # In the compute precision: p x s entries, 0.4 GB in float64 at p = 8,000.
-        self.K_ZS = np.ascontiguousarray(K_ZZ[:, :n_subsample], dtype=self.dtype)
+        # p x s entries, 0.4 GB in float64 at p = 8,000.
+        self.K_ZS = np.ascontiguousarray(K_ZZ[:, :n_subsample])
         # A ridge fit keeps K_ZZ; otherwise its factor is taken in its memory.
         self.K_ZZ = K_ZZ if alpha else None
         self.factor = _cholesky(K_ZZ, remake=None if alpha else centers_kernel)
@@ -316,11 +334,16 @@ class CenterEvaluator(HeldCoefficients):
         gradient = gradient.astype(np.float64)
         if self.alpha:
             share = len(index) / self.n_samples
-            gradient -= scale * share * self.alpha * (self.K_ZZ @ self.coef.values)
+            ridge = self.K_ZZ @ self.coef.mirror
+            gradient -= scale * share * self.alpha * ridge
         if subsample_delta is not None:
             correction = subsample_delta * self._subsample_weight()
             gradient += self.K_ZS @ correction.astype(self.dtype)
-        step = scipy.linalg.cho_solve(self.factor, gradient, check_finite=False)
+        # In the factor's precision: a float64 right-hand side would make LAPACK's
+        # solve copy a float32 factor into float64 for every batch.
+        step = scipy.linalg.cho_solve(
+            self.factor, gradient.astype(self.dtype), check_finite=False
+        )
         self.coef.add(slice(None), step)
         self.last = None
 
@@ -367,7 +390,8 @@ def _cholesky(K_ZZ, remake=None):
     """
     p = K_ZZ.shape[0]
     diagonal = np.diag(K_ZZ).copy()
-    jitter = JITTER * p * np.finfo(np.float64).eps * max(float(diagonal.max()), 0.0)
+    finfo = np.finfo(K_ZZ.dtype)
+    jitter = JITTER * p * finfo.eps * max(float(diagonal.max()), 0.0)
     for _ in range(JITTER_TRIES):
         work = K_ZZ if remake is not None else K_ZZ.copy()
         work[np.diag_indices(p)] = diagonal + jitter
@@ -376,7 +400,7 @@ def _cholesky(K_ZZ, remake=None):
                 work, lower=True, overwrite_a=True, check_finite=False
             )
         except np.linalg.LinAlgError:
-            jitter = max(10.0 * jitter, np.finfo(np.float64).tiny)
+            jitter = max(10.0 * jitter, float(finfo.tiny))
             if remake is not None:
                 K_ZZ = remake()
     raise ValueError(

@@ -159,8 +159,9 @@ kernel : str or callable, default="rbf"
         KernelRidge solution for these centers). The SGD runs in the centers'
         Nystrom features, whose spectrum is the kernel's, so the critical batch
         size and the step come from the same plan; every step is projected onto
-        the centers with a Cholesky factor of ``K_ZZ`` (p x p, float64: mind p^2
-        memory), the EigenPro subsample is drawn among the centers. An epoch costs
+        the centers with a Cholesky factor of ``K_ZZ`` (p x p in the compute
+        precision: mind 4 p^2 bytes in float32, 8 p^2 in float64), the EigenPro
+        subsample is drawn among the centers. An epoch costs
         n x p kernel entries, ``predict`` p per point, and the model keeps p rows.
         The model does not interpolate: the fit ends when the residual stops
         falling (a stall is its least-squares floor), by early stopping, or at

@@ -155,7 +155,10 @@ def test_float32_blocks_reach_the_float64_fit(precision):
     X, y = _problem()
     model = _fit(_gradient_descent(alpha=0.1, precision=precision), X, y)
     expected = rbf_kernel(X, model.X_fit_, gamma=GAMMA) @ _nystrom(X, y, model.X_fit_, 0.1)
-    rtol = 1e-6 if precision == "float64" else 1e-3
+    # A float32 fit factors K_ZZ in float32, with a jitter of 10 p eps(float32) on its
+    # diagonal: the steps converge slowly in K_ZZ's eigendirections below it, and the
+    # stall of the float32 residual ends the fit 2e-3 from the float64 solution here.
+    rtol = 1e-6 if precision == "float64" else 3e-3
     assert_allclose(model.predict(X), expected, rtol=rtol, atol=rtol)
 
 
