@@ -12,7 +12,12 @@ from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _solver
-from ._centers import center_points, check_centers_supported, choose_centers
+from ._centers import (
+    center_points,
+    check_centers_supported,
+    choose_centers,
+    resolve_n_centers,
+)
 from ._early_stopping import (
     EARLY_STOPPING_MIN_SAMPLES,
     N_ITER_NO_CHANGE,
@@ -78,7 +83,11 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "warm_start": ["boolean"],
         "precision": [StrOptions({"auto", *COMPUTE_DTYPES})],
-        "n_centers": [Interval(Integral, 1, None, closed="left"), None],
+        "n_centers": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+            None,
+        ],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -104,7 +113,7 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         n_iter_no_change=N_ITER_NO_CHANGE,
         warm_start=False,
         precision="auto",
-        n_centers=None,
+        n_centers="auto",
         random_state=None,
         verbose=0,
     ):
@@ -187,7 +196,8 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         # fold-in epochs fit all of them to the same targets.
         Y = self._normalized_targets(Y, sample_weight)
         n_train = n_rows if split is None else len(split[0])
-        with_centers = self.n_centers is not None and self.n_centers < n_train
+        n_centers = resolve_n_centers(self, X, n_train, COMPUTE_DTYPES[precision])
+        with_centers = n_centers < n_train
         if with_centers:
             check_centers_supported(self, X)
         data = fit_problem(
@@ -206,7 +216,7 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         if with_centers:
             data.centers = warm.centers if warm is not None else None
             if data.centers is None:
-                data.centers = choose_centers(data.X, self.n_centers, rng)
+                data.centers = choose_centers(data.X, n_centers, rng)
             points = center_points(data, kernel)
         else:
             if data.scale is not None:
@@ -355,8 +365,10 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
 
     def _print_plan(self, plan, points):
         """The set-up phase, as ``verbose`` reports it before the first epoch."""
+        centers = getattr(points, "n_centers", None)
         print(
-            f"{type(self).__name__}: n = {points.n_samples}, precision "
+            f"{type(self).__name__}: n = {points.n_samples}"
+            f"{'' if centers is None else f', {centers} centers'}, precision "
             f"{np.dtype(points.dtype).name}; beta = {plan.beta:.4g}, lambda_1 = "
             f"{plan.top_eigenvalue:.4g} (plain m* = "
             f"{critical_batch_size(plan.beta, plan.top_eigenvalue):.4g}); subsample "
@@ -426,8 +438,9 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         if with_centers:
             return (
                 f"{type(self).__name__} {reason} with relative residual "
-                f"{curve[-1] / curve[0]:.3g}, still falling. With n_centers="
-                f"{self.n_centers} the model does not interpolate: its least-squares "
+                f"{curve[-1] / curve[0]:.3g}, still falling. With {self.n_centers_} "
+                f"centers (n_centers={self.n_centers!r}) the model does not "
+                "interpolate: its least-squares "
                 "fit ends when the residual stops falling, by early stopping, or at "
                 "max_iter. Increase max_iter, or set early_stopping=True."
             )

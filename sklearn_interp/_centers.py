@@ -45,6 +45,7 @@ from contextlib import contextmanager
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
+from sklearn import get_config
 from sklearn.utils import gen_batches
 
 from ._backend import is_dask_array
@@ -64,6 +65,11 @@ JITTER_TRIES = 6
 # Rows gathered at once when the training rows are put in the centers-first order.
 ROW_CHUNK = 2**16
 
+# n_centers="auto": the exact model on up to AUTO_EXACT_ROWS training rows (its epoch,
+# n^2 kernel entries, took about 25 s there on 2 cores), and above them the largest p
+# whose p x p factor fits in scikit-learn's working_memory (auto_n_centers).
+AUTO_EXACT_ROWS = 100_000
+
 
 def check_centers_supported(estimator, X):
     """A ValueError naming ``n_centers`` where the centers cannot go yet."""
@@ -77,6 +83,34 @@ def check_centers_supported(estimator, X):
             f"n_centers={estimator.n_centers} is not supported for a dask X yet; use "
             "n_centers=None on a cluster, or fit on a numpy array."
         )
+
+
+def resolve_n_centers(estimator, X, n_train, dtype):
+    """The number of centers of a fit on ``n_train`` rows in precision ``dtype``;
+    ``n_train`` is the exact model.
+
+    ``n_centers="auto"`` keeps the exact model on up to AUTO_EXACT_ROWS rows, for a
+    precomputed kernel and for a dask X (which take no centers yet), and above that
+    takes :func:`auto_n_centers`. An int is capped at ``n_train``.
+    """
+    n_centers = estimator.n_centers
+    if n_centers == "auto":
+        exact = (
+            n_train <= AUTO_EXACT_ROWS
+            or estimator.kernel == "precomputed"
+            or is_dask_array(X)
+        )
+        n_centers = None if exact else auto_n_centers(dtype)
+    return n_train if n_centers is None else min(n_centers, n_train)
+
+
+def auto_n_centers(dtype):
+    """The largest p whose p x p array in ``dtype`` (``K_ZZ``'s factor) fits in
+    scikit-learn's ``working_memory``: 16,384 in float32 and 11,585 in float64 at
+    the default 1,024 MiB. The batch's block against the centers is held within the
+    same budget, so the fit's largest arrays take about twice ``working_memory``."""
+    budget = get_config()["working_memory"] * 2**20
+    return max(1, int(np.sqrt(budget / np.dtype(dtype).itemsize)))
 
 
 def choose_centers(X, n_centers, rng):
@@ -286,35 +320,54 @@ class CenterEvaluator(HeldCoefficients):
             return values
         return values * self.sqrt_weight[index][:, np.newaxis]
 
-    def _block(self, index):
+    def _block(self, index, coef=None):
         """The batch's kernel rows against the centers, one share of the rows per
         thread, each made in pieces of about TILE_ENTRIES entries whose product and
         exp run in the core's cache (an exp over rows that do not fit there runs at a
-        third of the rate)."""
+        third of the rate). With ``coef``, also ``block @ coef`` (float64), each
+        piece's product taken while the piece is in cache."""
         rows = self.X[self.positions[index]]
         block = np.empty((len(index), self.n_centers), dtype=self.dtype)
+        product = None if coef is None else np.empty((len(index), coef.shape[1]))
         step = max(1, TILE_ENTRIES // self.n_centers)
 
         def fill(share):
             for start in range(share.start, share.stop, step):
                 piece = slice(start, min(start + step, share.stop))
                 self.kernel_rows(rows[piece], out=block[piece])
+                if coef is not None:
+                    product[piece] = block[piece] @ coef
 
         map_shares(fill, slice(0, len(index)), self.n_centers, self.pool, self.n_threads)
-        return block
+        return block, product
+
+    def _transposed_product(self, block, values):
+        """``block.T @ values`` in float64, a share of the rows per thread (BLAS is
+        held at one thread during the epochs)."""
+        values = values.astype(block.dtype, copy=False)
+
+        def part(share):
+            return block[share].T @ values[share]
+
+        parts = map_shares(
+            part, slice(0, block.shape[0]), self.n_centers, self.pool, self.n_threads
+        )
+        total = np.asarray(parts[0], dtype=np.float64)
+        for other in parts[1:]:
+            total += other
+        return total
 
     def residuals(self, index, upcoming=None, project=True):
-        block = self._block(index)
-        product = block @ self.coef.mirror
+        block, product = self._block(index, self.coef.mirror)
         residual = self._weighted(product - self.targets[index], index)
         self.last = (index, block)
         projected = None
         if project and self.n_subsample:
             # K^w(X_S, X_B) rho plus the ridge's share, as the EigenPro correction of
             # the loop reads it (the module's notes).
-            gradient = self._weighted(residual, index).astype(block.dtype)
-            head = block.T[: self.n_subsample] @ gradient
-            head = head.astype(np.float64)
+            head = self._transposed_product(
+                block[:, : self.n_subsample], self._weighted(residual, index)
+            )
             if self.alpha:
                 f_S = (self.K_ZS.T @ self.coef.mirror).astype(np.float64)
                 head += (len(index) / self.n_samples) * self.alpha * f_S
@@ -329,9 +382,8 @@ class CenterEvaluator(HeldCoefficients):
     def update(self, index, delta, subsample_delta, scale):
         last_index, block = self.last
         if last_index is not index:
-            block = self._block(index)
-        gradient = block.T @ self._weighted(delta, index).astype(block.dtype)
-        gradient = gradient.astype(np.float64)
+            block, _ = self._block(index)
+        gradient = self._transposed_product(block, self._weighted(delta, index))
         if self.alpha:
             share = len(index) / self.n_samples
             ridge = self.K_ZZ @ self.coef.mirror

@@ -149,9 +149,16 @@ kernel : str or callable, default="rbf"
         ends the fit, and float32 blocks reach the same scores) and float64 otherwise
         (a fit to ``tol`` must reach the exact solution).
 
-    n_centers : int or None, default=None
+    n_centers : "auto", int or None, default="auto"
         Number p of model centers. None (or at least the number of training rows):
-        every training row is a center, the exact model. An int p below it: the
+        every training row is a center, the exact model. "auto": the exact model on
+        up to 100,000 training rows (and always for ``kernel="precomputed"`` or a
+        dask X); above that, the largest p whose p x p factor fits in
+        scikit-learn's ``working_memory`` (16,384 centers in float32, 11,585 in
+        float64, at the default 1,024 MiB; raise it with
+        ``sklearn.config_context(working_memory=...)`` for more), with the time
+        of an epoch then linear in the rows. ``n_centers_`` reports the choice.
+        An int p below the number of training rows: the
         model is ``f(x) = sum_j a_j k(x, z_j)`` over p centers drawn uniformly
         among the training rows, passing over a row identical to one already drawn
         (by ``random_state``), fitted to all rows by
@@ -228,7 +235,7 @@ gamma_ : float or None
         s, the subsample size used for the spectrum.
 
     n_centers_ : int
-        Number of model centers: the rows of ``X_fit_`` (with ``n_centers=None``,
+        Number of model centers: the rows of ``X_fit_`` (for the exact model,
         every training row).
 
     convergence_curve_ : ndarray of shape (n_epochs + 1,)

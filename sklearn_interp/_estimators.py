@@ -162,7 +162,7 @@ class InterpolatingKernelRegressor(
         n_iter_no_change=N_ITER_NO_CHANGE,
         warm_start=False,
         precision="auto",
-        n_centers=None,
+        n_centers="auto",
         random_state=None,
         verbose=0,
         normalize_y=True,

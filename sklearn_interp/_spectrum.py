@@ -163,7 +163,15 @@ def subsample_eigenpairs(kernel, X_subsample, n_eigenpairs):
         gram = gram.astype(np.float64, copy=False)
     gram = (gram + gram.T) / (2.0 * s)
     n_eigenpairs = min(n_eigenpairs, s)
-    eigvals, eigvecs = scipy.linalg.eigh(gram, subset_by_index=[s - n_eigenpairs, s - 1])
+    if n_eigenpairs == s:
+        # Every eigenpair (the model centers' automatic q): the divide-and-conquer
+        # driver, 1.7x faster than the subset one here (s = 4,000, float32, 2 cores:
+        # 3.5 s against 5.9 s).
+        eigvals, eigvecs = scipy.linalg.eigh(gram, driver="evd")
+    else:
+        eigvals, eigvecs = scipy.linalg.eigh(
+            gram, subset_by_index=[s - n_eigenpairs, s - 1]
+        )
     if len(eigvals) < n_eigenpairs:
         # LAPACK's subset driver can return fewer eigenpairs than asked on a
         # multiple eigenvalue (K_SS = I, a laplacian kernel on far-apart points, gave

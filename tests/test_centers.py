@@ -240,3 +240,66 @@ def test_indefinite_kernel_on_the_centers_is_reported():
     X, y = rng.standard_normal((200, 3)), rng.standard_normal(200)
     with pytest.raises(ValueError, match="20 model centers is not positive definite"):
         InterpolatingKernelRegressor(kernel="sigmoid", n_centers=20).fit(X, y)
+
+
+def test_auto_keeps_the_exact_model_up_to_its_row_limit():
+    X, y = _problem()
+    params = {"gamma": GAMMA, "max_iter": 3, "random_state": 0}
+    auto = _fit(InterpolatingKernelRegressor(**params), X, y)
+    exact = _fit(InterpolatingKernelRegressor(n_centers=None, **params), X, y)
+    assert auto.n_centers == "auto"
+    assert auto.n_centers_ == exact.n_centers_ == N
+    assert_array_equal(auto.predict(X), exact.predict(X))
+
+
+def test_auto_n_centers_fills_working_memory():
+    from sklearn import config_context
+
+    from sklearn_interp._centers import auto_n_centers
+
+    # The largest p with p^2 entries in 1,024 MiB, the default working_memory.
+    assert auto_n_centers(np.float32) == 16384
+    assert auto_n_centers(np.float64) == 11585
+    with config_context(working_memory=4096):
+        assert auto_n_centers(np.float32) == 32768
+    with config_context(working_memory=1):
+        p = auto_n_centers(np.float64)
+        assert p**2 * 8 <= 2**20 < (p + 1) ** 2 * 8
+
+
+def test_auto_takes_centers_above_the_row_limit(monkeypatch):
+    """Above AUTO_EXACT_ROWS training rows "auto" fits the centers of
+    auto_n_centers (here made small), as an explicit int would; a precomputed kernel
+    keeps the exact model."""
+    from sklearn_interp import _centers
+
+    monkeypatch.setattr(_centers, "AUTO_EXACT_ROWS", 150)
+    monkeypatch.setattr(_centers, "auto_n_centers", lambda dtype: P)
+    X, y = _problem()
+    params = {"gamma": GAMMA, "max_iter": 3, "random_state": 0}
+    auto = _fit(InterpolatingKernelRegressor(**params), X, y)
+    explicit = _fit(InterpolatingKernelRegressor(n_centers=P, **params), X, y)
+    assert auto.n_centers_ == P
+    assert_array_equal(auto.X_fit_, explicit.X_fit_)
+    assert_array_equal(auto.predict(X), explicit.predict(X))
+    # Within the limit (the training rows once the validation rows are held out),
+    # and for a precomputed kernel, the exact model.
+    few = _fit(InterpolatingKernelRegressor(**params), X[:150], y[:150])
+    assert few.n_centers_ == 150
+    K = rbf_kernel(X, gamma=GAMMA)
+    precomputed = _fit(InterpolatingKernelRegressor(kernel="precomputed", **params), K, y)
+    assert precomputed.n_centers_ == N
+
+
+def test_auto_is_the_exact_model_for_a_dask_x():
+    """Centers do not take a dask X yet: "auto" keeps the exact model there at any
+    size, where an explicit int raises (test_unsupported_inputs_name_n_centers)."""
+    da = pytest.importorskip("dask.array")
+    from sklearn_interp._centers import AUTO_EXACT_ROWS, resolve_n_centers
+
+    n = 2 * AUTO_EXACT_ROWS
+    X = da.zeros((n, 3), chunks=(AUTO_EXACT_ROWS, 3))
+    model = InterpolatingKernelRegressor()
+    assert resolve_n_centers(model, X, n, np.float32) == n
+    assert resolve_n_centers(model, np.zeros((n, 3)), n, np.float32) == 16384
+    assert resolve_n_centers(model.set_params(n_centers=10**9), X, n, np.float32) == n
