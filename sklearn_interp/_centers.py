@@ -15,24 +15,29 @@ beta, lambda_1, the critical batch size m* and the step of [1] apply unchanged. 
 on a batch B of residuals ``rho_B = sqrt(w_B) (K_BZ a - y_B)``, written for ``a``:
 
     a <- a - (eta / m) K_ZZ^-1 [K_ZB sqrt(w_B) rho_B + (m / n) alpha K_ZZ a]
-           + K_ZZ^-1 K_ZS (sqrt(w_S) * subsample_delta)
+           + E_S (sqrt(w_S) * subsample_delta)
 
 is the projection onto the centers' span of the function-space step (as in EigenPro 3,
 Abedsoltan, Belkin, Pandit, ICML 2023), here with the exact projection by a Cholesky
 factor of ``K_ZZ`` (as Falkon's preconditioner, Rudi et al. 2017). The EigenPro
 correction (``subsample_delta``, computed by the loop from ``K_SB rho``) takes its
-subsample S among the centers: then ``K_ZZ^-1 K_ZS`` selects S, the covariance of the
-Nystrom features on S is the kernel ``K_SS`` itself, and the plan's eigenpairs of
-``K_SS / s`` are those of the operator iterated (:func:`sklearn_interp._plan.plan_fit`
-draws S from the first ``subsample_candidates`` points, the centers). Every update is
-``K_ZZ^-1`` times a gradient, so the fixed point is the Nystrom solution whatever the
-jitter added to ``K_ZZ`` for its factor. With every training row a center this is the
+subsample S among the centers: then the projection ``K_ZZ^-1 K_ZS`` of its function
+``K_.S c`` is the selection ``E_S`` of S's coefficients (so the correction is added
+to them directly, without the p x s ``K_ZS``), the covariance of the Nystrom features
+on S is the kernel ``K_SS`` itself, and the plan's eigenpairs of ``K_SS / s`` are
+those of the operator iterated (:func:`sklearn_interp._plan.plan_fit` draws S from
+the first ``subsample_candidates`` points, the centers). Every update is linear in
+the batch's gradient and vanishes with it, so the fixed point is the Nystrom
+solution whatever the jitter added to ``K_ZZ`` for its factor (the jitter only
+makes the factor's projection of the correction differ from ``E_S`` in the
+directions of ``K_ZZ`` below it, which the correction, made of the top eigenvectors
+of ``K_SS``, hardly has). With every training row a center this is the
 exact model's problem, ``(K + alpha I) a = y``; the estimators then take the exact
 model's path.
 
 Memory: the training rows once in the compute precision, ``K_ZZ``'s Cholesky factor
 (p x p in the compute precision, in K_ZZ's own memory unless a ridge fit keeps K_ZZ
-as well), ``K_ZS`` (p x s), the plan's s x s eigendecomposition, and one batch's
+as well), the plan's s x s eigendecomposition, and one batch's
 kernel rows against the centers (m x p). A float32 factor takes a jitter of
 ``10 p eps(float32)`` times the diagonal (0.014 at p = 12,000): it halves the
 largest array and the time of each batch's solve, and did not change the test
@@ -217,7 +222,7 @@ class CenterPoints(LocalPoints):
             try:
                 yield evaluator
             finally:
-                # The p x p factor, K_ZS and the last block go now, not when the
+                # The p x p factor and the last block go now, not when the
                 # last reference to the evaluator does (the fold-in makes its own).
                 evaluator.release()
 
@@ -304,8 +309,6 @@ class CenterEvaluator(HeldCoefficients):
             return K_ZZ
 
         K_ZZ = centers_kernel()
-        # p x s entries, 0.4 GB in float64 at p = 8,000.
-        self.K_ZS = np.ascontiguousarray(K_ZZ[:, :n_subsample])
         # A ridge fit keeps K_ZZ; otherwise its factor is taken in its memory.
         self.K_ZZ = K_ZZ if alpha else None
         self.factor = _cholesky(K_ZZ, remake=None if alpha else centers_kernel)
@@ -369,7 +372,8 @@ class CenterEvaluator(HeldCoefficients):
                 block[:, : self.n_subsample], self._weighted(residual, index)
             )
             if self.alpha:
-                f_S = (self.K_ZS.T @ self.coef.mirror).astype(np.float64)
+                f_S = self.K_ZZ[: self.n_subsample] @ self.coef.mirror
+                f_S = f_S.astype(np.float64)
                 head += (len(index) / self.n_samples) * self.alpha * f_S
             projected = head * self._subsample_weight()
         return residual, projected
@@ -388,20 +392,20 @@ class CenterEvaluator(HeldCoefficients):
             share = len(index) / self.n_samples
             ridge = self.K_ZZ @ self.coef.mirror
             gradient -= scale * share * self.alpha * ridge
-        if subsample_delta is not None:
-            correction = subsample_delta * self._subsample_weight()
-            gradient += self.K_ZS @ correction.astype(self.dtype)
         # In the factor's precision: a float64 right-hand side would make LAPACK's
         # solve copy a float32 factor into float64 for every batch.
         step = scipy.linalg.cho_solve(
             self.factor, gradient.astype(self.dtype), check_finite=False
-        )
+        ).astype(np.float64)
+        if subsample_delta is not None:
+            # K_ZZ^-1 K_ZS selects S (the module's notes).
+            step[: self.n_subsample] += subsample_delta * self._subsample_weight()
         self.coef.add(slice(None), step)
         self.last = None
 
     def release(self):
         """Drop the arrays of the epochs; the coefficients stay."""
-        self.factor = self.K_ZS = self.K_ZZ = self.last = self.X = None
+        self.factor = self.K_ZZ = self.last = self.X = None
 
     def decision(self, X):
         X = X.astype(self.dtype, copy=False)
