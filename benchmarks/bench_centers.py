@@ -8,7 +8,14 @@ its peak resident memory (``ru_maxrss``, data included) and its test accuracy:
 - ``ours, exact, first N``: the exact model (``n_centers=None``) on the first
   ``--exact-n`` rows;
 - ``Nystroem(1000) + RidgeClassifier``: what a scikit-learn user would do today, on
-  all rows.
+  all rows;
+- ``sklearn-extra EigenPro, first N``: scikit-learn-extra's EigenProClassifier (5
+  epochs, its own n x n-per-epoch method) on the first ``--extra-n`` rows, where it
+  runs in reasonable time, in the Python of ``--extra-python`` (or
+  SKLEARN_EXTRA_PYTHON; skipped without one).
+
+``--centers`` takes ints and ``auto`` (the default ``n_centers``, which reports the
+number it chose).
 
 The data is ``classification40_noisy`` (40 features, 10 classes, a tenth of the labels
 random: a data-hungry problem), gamma = 1 / n_features for every method. Results go to
@@ -25,7 +32,19 @@ import subprocess
 import sys
 import time
 
-from _common import NYSTROEM_COMPONENTS, RESULTS, dataset_path
+import os
+
+import numpy as np
+from _common import (
+    DATA_CACHE,
+    EXTRA_SCRIPT,
+    NYSTROEM_COMPONENTS,
+    RESULTS,
+    dataset_path,
+    run_external,
+)
+
+EXTRA_EPOCHS = 5
 
 CHILD = r"""
 import json, resource, sys, time, warnings
@@ -89,8 +108,14 @@ def run(spec, timeout):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000)
-    parser.add_argument("--centers", type=int, nargs="+", default=[1000, 2000, 4000])
+    parser.add_argument("--centers", type=_centers, nargs="+", default=[1000, 2000, 4000])
     parser.add_argument("--exact-n", type=int, default=20_000)
+    parser.add_argument("--extra-n", type=int, default=20_000)
+    parser.add_argument(
+        "--extra-python",
+        default=os.environ.get("SKLEARN_EXTRA_PYTHON"),
+        help="Python of an environment with scikit-learn-extra 0.3.0",
+    )
     parser.add_argument("--timeout", type=int, default=1800)
     parser.add_argument("--name", default="centers")
     parser.add_argument(
@@ -122,13 +147,53 @@ def main():
         "n_train": args.n,
         "rows": [],
     }
+    if not args.only_centers:
+        methods.append(
+            (
+                f"sklearn-extra EigenPro ({EXTRA_EPOCHS} epochs), first {args.extra_n:,}",
+                {"method": "extra", "rows": args.extra_n},
+            )
+        )
     started = time.perf_counter()
     for label, spec in methods:
-        row = {"method": label, **run({**spec, "path": path}, args.timeout)}
+        if spec["method"] == "extra":
+            row = {"method": label, **_run_extra(args, path, spec["rows"])}
+        else:
+            row = {"method": label, **run({**spec, "path": path}, args.timeout)}
         results["rows"].append(row)
         print(json.dumps(row), flush=True)
         results["seconds"] = time.perf_counter() - started
         _write(results, args.name)
+
+
+def _centers(value):
+    return value if value == "auto" else int(value)
+
+
+def _run_extra(args, path, rows):
+    """scikit-learn-extra's EigenPro on the first ``rows`` training rows (the same
+    test rows), in its own Python."""
+    if not args.extra_python:
+        return {"error": "not run: no --extra-python / SKLEARN_EXTRA_PYTHON given"}
+    first = DATA_CACHE / f"classification40_noisy_{args.n}_first{rows}.npz"
+    if not first.exists():
+        with np.load(path) as data:
+            np.savez(
+                first,
+                X_train=data["X_train"][:rows],
+                y_train=data["y_train"][:rows],
+                X_test=data["X_test"],
+                y_test=data["y_test"],
+            )
+    try:
+        out = run_external(args.extra_python, EXTRA_SCRIPT, first, EXTRA_EPOCHS, 1.0 / 40)
+    except subprocess.CalledProcessError as error:
+        return {"error": error.stderr.strip().splitlines()[-1]}
+    return {
+        "fit_s": out["fit_s"],
+        "accuracy": out["score"],
+        "peak_rss_mb": out["peak_rss_mb"],
+    }
 
 
 def _machine():

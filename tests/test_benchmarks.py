@@ -187,6 +187,7 @@ def test_bench_centers_measures_every_method(tmp_path, monkeypatch):
     path = str(common.dataset_path("classification40_noisy", 400))
     for spec in [
         {"method": "ours", "p": 30},
+        {"method": "ours", "p": "auto"},
         {"method": "ours", "rows": 200},
         {"method": "nystroem", "p": 50},
     ]:
