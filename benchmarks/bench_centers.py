@@ -27,12 +27,11 @@ measured.
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
 import time
-
-import os
 
 import numpy as np
 from _common import (
