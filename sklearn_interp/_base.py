@@ -242,6 +242,9 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
             )
         # The rows fitted (as given: unmerged), or a precomputed kernel's columns.
         self.X_fit_ = points.X_fit if data.X_fit is None else data.X_fit
+        if folding_in and with_centers:
+            # The centers' factor serves the fold-in (the same centers and subsample).
+            data.center_factor = points.factor
         points = None  # its copy of the rows is not needed by the fold-in
         best_coef, reported, centers = coef, result, data.centers
         if folding_in:

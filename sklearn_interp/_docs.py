@@ -153,8 +153,8 @@ kernel : str or callable, default="rbf"
         Number p of model centers. None (or at least the number of training rows):
         every training row is a center, the exact model. "auto": the exact model on
         up to 100,000 training rows (and always for ``kernel="precomputed"`` or a
-        dask X); above that, the largest p whose p x p factor fits in
-        scikit-learn's ``working_memory`` (16,384 centers in float32, 11,585 in
+        dask X); above that, the largest p whose p x p factor fits in half of
+        scikit-learn's ``working_memory`` (11,585 centers in float32, 8,192 in
         float64, at the default 1,024 MiB; raise it with
         ``sklearn.config_context(working_memory=...)`` for more), with the time
         of an epoch then linear in the rows. ``n_centers_`` reports the choice.

@@ -57,6 +57,7 @@ def fold_in(
     if data.centers is not None:
         initial = coef
         full.centers = np.searchsorted(rows, train[data.centers])
+        full.center_factor, data.center_factor = data.center_factor, None
         points = center_points(full, kernel)
     else:
         initial = data.carry_coefficients(coef, full, train, rows)

@@ -68,6 +68,10 @@ class FitProblem:
     centers : ndarray of int or None
         The model centers among the points (:mod:`sklearn_interp._centers`): the
         coefficients are theirs. None: every point is a center (the exact model).
+    center_factor : CenterFactor or None
+        The centers' Cholesky factor from the fit before the fold-in
+        (:class:`~sklearn_interp._centers.CenterFactor`), which the fold-in's
+        evaluator takes instead of making it again; None: made by the evaluator.
     """
 
     X: object
@@ -81,6 +85,7 @@ class FitProblem:
     validation_weight: object
     scoring_X: object
     centers: object = None
+    center_factor: object = None
 
     def model_coefficients(self, coef):
         """The model's coefficients of the points from the SGD's solution ``c``

@@ -257,12 +257,12 @@ def test_auto_n_centers_fills_working_memory():
 
     from sklearn_interp._centers import auto_n_centers
 
-    # The largest p with p^2 entries in 1,024 MiB, the default working_memory.
-    assert auto_n_centers(np.float32) == 16384
-    assert auto_n_centers(np.float64) == 11585
+    # The largest p with p^2 entries in half of 1,024 MiB, the default working_memory.
+    assert auto_n_centers(np.float32) == 11585
+    assert auto_n_centers(np.float64) == 8192
     with config_context(working_memory=4096):
-        assert auto_n_centers(np.float32) == 32768
-    with config_context(working_memory=1):
+        assert auto_n_centers(np.float32) == 23170
+    with config_context(working_memory=2):
         p = auto_n_centers(np.float64)
         assert p**2 * 8 <= 2**20 < (p + 1) ** 2 * 8
 
@@ -301,5 +301,28 @@ def test_auto_is_the_exact_model_for_a_dask_x():
     X = da.zeros((n, 3), chunks=(AUTO_EXACT_ROWS, 3))
     model = InterpolatingKernelRegressor()
     assert resolve_n_centers(model, X, n, np.float32) == n
-    assert resolve_n_centers(model, np.zeros((n, 3)), n, np.float32) == 16384
+    assert resolve_n_centers(model, np.zeros((n, 3)), n, np.float32) == 11585
     assert resolve_n_centers(model.set_params(n_centers=10**9), X, n, np.float32) == n
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.1])
+def test_fold_in_takes_the_fits_factor(monkeypatch, alpha):
+    """The fold-in over all rows keeps the centers and the subsample, so it takes the
+    fit's Cholesky factor of K_ZZ instead of a second factorization: one factor per
+    fit, and the same model to the bit as with a factor made again."""
+    from sklearn_interp import _centers
+
+    factorizations = []
+    cholesky = _centers._cholesky
+    monkeypatch.setattr(
+        _centers, "_cholesky", lambda *a, **k: factorizations.append(1) or cholesky(*a, **k)
+    )
+    X, y = _problem(n=600)
+    params = {"gamma": GAMMA, "n_centers": 60, "alpha": alpha, "random_state": 0}
+    model = _fit(InterpolatingKernelRegressor(early_stopping=True, **params), X, y)
+    assert model.n_iter_ > model.best_iteration_  # fold-in epochs ran
+    assert len(factorizations) == 1
+    monkeypatch.setattr(_centers.CenterFactor, "serves", lambda self, order, dtype: False)
+    remade = _fit(InterpolatingKernelRegressor(early_stopping=True, **params), X, y)
+    assert len(factorizations) == 3
+    assert_array_equal(model.predict(X), remade.predict(X))
