@@ -1,7 +1,8 @@
 """Plot test accuracy and fit time against the number of centers p, from the results of
 ``bench_centers.py``, for the docs' "Exact model or centers" page.
 
-Each results file is one series (its training rows in the legend): the centers' fits
+Results files with the same training rows form one series (its rows in the legend;
+a method measured in several files counts once, from the first): the centers' fits
 as lines against p, the exact model on the first rows as a marker at p = those rows
 (every row a center), and Nystroem + RidgeClassifier and scikit-learn-extra's EigenPro
 as markers at their own p (1,000 components; the rows they fit).
@@ -45,10 +46,17 @@ def main():
 
     figure, (accuracy_axes, time_axes) = plt.subplots(1, 2, figsize=(11, 4.2))
     markers = {"exact": "s", "Nystroem": "^", "sklearn-extra": "D"}
-    for number, path in enumerate(args.results):
+    series = {}
+    for path in args.results:
         results, centers, others = _series(path)
+        merged = series.setdefault(results["n_train"], ({}, {}))
+        for kept, rows in zip(merged, (centers, others), strict=True):
+            for row in rows:
+                kept.setdefault(row[0] if rows is centers else row[3], row)
+    for number, (n_train, (centers, others)) in enumerate(sorted(series.items())):
+        centers, others = sorted(centers.values()), list(others.values())
         color = f"C{number}"
-        label = f"{results['n_train']:,} rows"
+        label = f"{n_train:,} rows"
         p, seconds, accuracy, _ = zip(*centers, strict=True)
         accuracy_axes.plot(p, accuracy, "o-", color=color, label=f"centers, {label}")
         time_axes.plot(p, seconds, "o-", color=color, label=f"centers, {label}")
