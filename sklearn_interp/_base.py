@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _solver
+from ._backend import is_dask_array
 from ._centers import (
     center_points,
     check_centers_supported,
@@ -196,7 +197,7 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
         # fold-in epochs fit all of them to the same targets.
         Y = self._normalized_targets(Y, sample_weight)
         n_train = n_rows if split is None else len(split[0])
-        n_centers = resolve_n_centers(self, X, n_train, COMPUTE_DTYPES[precision])
+        n_centers = resolve_n_centers(self, n_train, COMPUTE_DTYPES[precision])
         with_centers = n_centers < n_train
         if with_centers:
             check_centers_supported(self, X)
@@ -217,7 +218,15 @@ class BaseInterpolatingKernel(CallbackSupportMixin, BaseEstimator):
             data.centers = warm.centers if warm is not None else None
             if data.centers is None:
                 data.centers = choose_centers(data.X, n_centers, rng)
-            points = center_points(data, kernel)
+            if is_dask_array(data.X):
+                # The rows stay on the cluster, the centers come here.
+                from ._distributed_centers import ShardedCenterPoints
+
+                points = ShardedCenterPoints(
+                    data.X, data.centers, kernel, targets=data.Y, alpha=data.ridge
+                )
+            else:
+                points = center_points(data, kernel)
         else:
             if data.scale is not None:
                 kernel = WeightedKernel(kernel)

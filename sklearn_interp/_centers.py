@@ -89,28 +89,20 @@ def check_centers_supported(estimator, X):
             f"n_centers={estimator.n_centers} needs the training points, not "
             'kernel="precomputed"; use n_centers=None with a precomputed kernel.'
         )
-    if is_dask_array(X):
-        raise ValueError(
-            f"n_centers={estimator.n_centers} is not supported for a dask X yet; use "
-            "n_centers=None on a cluster, or fit on a numpy array."
-        )
 
 
-def resolve_n_centers(estimator, X, n_train, dtype):
+def resolve_n_centers(estimator, n_train, dtype):
     """The number of centers of a fit on ``n_train`` rows in precision ``dtype``;
     ``n_train`` is the exact model.
 
-    ``n_centers="auto"`` keeps the exact model on up to AUTO_EXACT_ROWS rows, for a
-    precomputed kernel and for a dask X (which take no centers yet), and above that
-    takes :func:`auto_n_centers`. An int is capped at ``n_train``.
+    ``n_centers="auto"`` keeps the exact model on up to AUTO_EXACT_ROWS rows and for
+    a precomputed kernel (which takes no centers), and above that takes
+    :func:`auto_n_centers`, on a Dask cluster as in this process. An int is capped
+    at ``n_train``.
     """
     n_centers = estimator.n_centers
     if n_centers == "auto":
-        exact = (
-            n_train <= AUTO_EXACT_ROWS
-            or estimator.kernel == "precomputed"
-            or is_dask_array(X)
-        )
+        exact = n_train <= AUTO_EXACT_ROWS or estimator.kernel == "precomputed"
         n_centers = None if exact else auto_n_centers(dtype)
     return n_train if n_centers is None else min(n_centers, n_train)
 
@@ -134,6 +126,12 @@ def choose_centers(X, n_centers, rng):
     duplicates included. Fewer distinct rows than ``n_centers`` give them all.
     Identical sparse rows are not looked for.
     """
+    if is_dask_array(X):
+        # The rows stay on the cluster: uniform distinct indices, without looking
+        # for identical rows (equal centers only take more of the factor's jitter).
+        return np.sort(
+            rng.choice(X.shape[0], size=min(n_centers, X.shape[0]), replace=False)
+        )
     order = rng.permutation(X.shape[0])
     if not sp.issparse(X):
         labels = np.unique(np.asarray(X), axis=0, return_inverse=True)[1].ravel()
@@ -160,7 +158,8 @@ class CenterFactor:
 def center_points(problem, kernel):
     """The :class:`CenterPoints` of a fit problem with centers
     (:class:`~sklearn_interp._problem.FitProblem`, its ``centers`` set), in the
-    precision of ``kernel``."""
+    precision of ``kernel`` (for a dask X the estimators take
+    :class:`sklearn_interp._distributed_centers.ShardedCenterPoints`)."""
     return CenterPoints(
         problem.X,
         problem.centers,
@@ -322,6 +321,20 @@ class CenterEvaluator(HeldCoefficients):
         self.coef = Coefficients(np.zeros((Z.shape[0], Y.shape[1])), self.dtype, 0.0)
         if initial is not None:
             self.coef.set(initial)
+        self.last = None
+        self._make_factor(Z, alpha, order, pool, n_threads, factor)
+
+    def _make_factor(self, Z, alpha, order, pool, n_threads, factor):
+        """``K_ZZ``'s Cholesky factor (and K_ZZ for a ridge fit), or ``factor``'s
+        where it serves."""
+        if (
+            factor is not None
+            and factor.serves(order, self.dtype)
+            and (factor.K_ZZ is not None or not alpha)
+        ):
+            self.factor, self.K_ZZ = factor.factor, factor.K_ZZ
+            return
+        kernel_rows = self.kernel_rows
 
         def centers_kernel():
             # In the compute precision, in pieces of rows straight into the p x p
@@ -333,21 +346,13 @@ class CenterEvaluator(HeldCoefficients):
             def fill(share):
                 for start in range(share.start, share.stop, step):
                     piece = K_ZZ[start : min(start + step, share.stop)]
-                    block = self.kernel_rows(Z[start : start + len(piece)], out=piece)
+                    block = kernel_rows(Z[start : start + len(piece)], out=piece)
                     if block is not piece:
                         piece[...] = block
 
             map_shares(fill, slice(0, self.n_centers), self.n_centers, pool, n_threads)
             return K_ZZ
 
-        self.last = None
-        if (
-            factor is not None
-            and factor.serves(order, self.dtype)
-            and (factor.K_ZZ is not None or not alpha)
-        ):
-            self.factor, self.K_ZZ = factor.factor, factor.K_ZZ
-            return
         K_ZZ = centers_kernel()
         # A ridge fit keeps K_ZZ; otherwise its factor is taken in its memory.
         self.K_ZZ = K_ZZ if alpha else None
@@ -431,6 +436,11 @@ class CenterEvaluator(HeldCoefficients):
         if last_index is not index:
             block, _ = self._block(index)
         gradient = self._transposed_product(block, self._weighted(delta, index))
+        self._step(index, gradient, subsample_delta, scale)
+
+    def _step(self, index, gradient, subsample_delta, scale):
+        """The projected step of the module's notes from the batch's ``K_ZB delta``
+        (``gradient``, float64)."""
         if self.alpha:
             share = len(index) / self.n_samples
             ridge = self.K_ZZ @ self.coef.mirror
@@ -451,7 +461,8 @@ class CenterEvaluator(HeldCoefficients):
         self.factor = self.K_ZZ = self.last = self.X = None
 
     def decision(self, X):
-        X = X.astype(self.dtype, copy=False)
+        # The held-out rows of a fit on a Dask cluster come as a dask array.
+        X = np.asarray(X, dtype=self.dtype)
         out = np.empty((X.shape[0], self.coef.values.shape[1]))
         for start in range(0, X.shape[0], self.block_rows):
             rows = slice(start, start + self.block_rows)

@@ -160,6 +160,49 @@ class Shard:
             part[positions[mine]] += self.coef[j].shifted_targets(row[mine])
         return part
 
+    # The model centers' part of a step (ShardedCenterEvaluator): the shard computes the
+    # kernel rows of its batch rows against the p centers and keeps them for the
+    # step's gradient; only p x c, s x c and the batch's residuals travel.
+
+    def set_centers(self, Z):
+        """Prepare the kernel against the model centers Z (compute precision)."""
+        self.center_rows = self.kernel.rows_against(Z)
+        self.center_block_rows = kernel_block_rows(len(Z), self.kernel.dtype)
+        self.center_block = None
+
+    def _targets(self, index):
+        chunk, row = self._locate(index)
+        targets = np.empty((len(index), self.coef[0].targets.shape[1]))
+        for j in np.unique(chunk):
+            mine = chunk == j
+            targets[mine] = self.coef[j].targets[row[mine]]
+        return targets
+
+    def center_residuals(self, index, coef, n_subsample):
+        """``K(X_i, Z) coef - y_i`` for the batch rows ``index`` owned here (global,
+        in that order), and their share ``K(X_i, Z_S)^T residual`` of the EigenPro
+        projection (s x c, float64); the block stays for :meth:`center_gradient`."""
+        index = np.asarray(index, dtype=np.int64)
+        block = self.center_rows(self.take(index)[0])
+        self.center_block = block
+        residual = np.asarray(block @ coef, dtype=np.float64) - self._targets(index)
+        head = block[:, :n_subsample].T @ residual.astype(block.dtype)
+        return residual, head.astype(np.float64)
+
+    def center_gradient(self, delta):
+        """``K(Z, X_i) delta`` (p x c, float64) over the last batch's rows here."""
+        block, self.center_block = self.center_block, None
+        return (block.T @ delta.astype(block.dtype)).astype(np.float64)
+
+    def center_squared_residual(self, coef):
+        """Sum of ``||K(x, Z) coef - y||^2`` over every row here."""
+        total = 0.0
+        for X, targets in zip(self.X, (c.targets for c in self.coef), strict=True):
+            for rows in gen_batches(len(X), self.center_block_rows):
+                residual = self.center_rows(X[rows]) @ coef - targets[rows]
+                total += float(np.einsum("ij,ij->", residual, residual))
+        return total
+
     def snapshot(self):
         for coef in self.coef:
             coef.snapshot()

@@ -152,8 +152,8 @@ kernel : str or callable, default="rbf"
     n_centers : "auto", int or None, default="auto"
         Number p of model centers. None (or at least the number of training rows):
         every training row is a center, the exact model. "auto": the exact model on
-        up to 100,000 training rows (and always for ``kernel="precomputed"`` or a
-        dask X); above that, the largest p whose p x p factor fits in half of
+        up to 100,000 training rows (and always for ``kernel="precomputed"``);
+        above that, the largest p whose p x p factor fits in half of
         scikit-learn's ``working_memory`` (11,585 centers in float32, 8,192 in
         float64, at the default 1,024 MiB; raise it with
         ``sklearn.config_context(working_memory=...)`` for more), with the time
@@ -172,7 +172,8 @@ kernel : str or callable, default="rbf"
         n x p kernel entries, ``predict`` p per point, and the model keeps p rows.
         The model does not interpolate: the fit ends when the residual stops
         falling (a stall is its least-squares floor), by early stopping, or at
-        ``max_iter``. Not for ``kernel="precomputed"`` or a dask X yet.
+        ``max_iter``. Not for ``kernel="precomputed"``. On a dask X the rows stay
+        on the workers and the centers, coefficients and factor with the driver.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the validation split, the subsample and the batch order. Pass an int

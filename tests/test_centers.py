@@ -291,18 +291,18 @@ def test_auto_takes_centers_above_the_row_limit(monkeypatch):
     assert precomputed.n_centers_ == N
 
 
-def test_auto_is_the_exact_model_for_a_dask_x():
-    """Centers do not take a dask X yet: "auto" keeps the exact model there at any
-    size, where an explicit int raises (test_unsupported_inputs_name_n_centers)."""
-    da = pytest.importorskip("dask.array")
+def test_auto_takes_the_number_of_rows_alone():
+    """ "auto" decides from the training rows and the precision: the same for a numpy
+    or a dask X (a fit on a cluster takes centers as this process does)."""
     from sklearn_interp._centers import AUTO_EXACT_ROWS, resolve_n_centers
 
     n = 2 * AUTO_EXACT_ROWS
-    X = da.zeros((n, 3), chunks=(AUTO_EXACT_ROWS, 3))
     model = InterpolatingKernelRegressor()
-    assert resolve_n_centers(model, X, n, np.float32) == n
-    assert resolve_n_centers(model, np.zeros((n, 3)), n, np.float32) == 11585
-    assert resolve_n_centers(model.set_params(n_centers=10**9), X, n, np.float32) == n
+    assert resolve_n_centers(model, AUTO_EXACT_ROWS, np.float32) == AUTO_EXACT_ROWS
+    assert resolve_n_centers(model, n, np.float32) == 11585
+    assert resolve_n_centers(model, n, np.float64) == 8192
+    assert resolve_n_centers(model.set_params(n_centers=10**9), n, np.float32) == n
+    assert resolve_n_centers(model.set_params(n_centers=None), n, np.float32) == n
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.1])

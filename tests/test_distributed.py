@@ -11,6 +11,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 distributed = pytest.importorskip("distributed")
 da = pytest.importorskip("dask.array")
 
+import warnings  # noqa: E402
+
 import joblib  # noqa: E402
 from distributed import Client, LocalCluster, futures_of, get_task_stream  # noqa: E402
 from sklearn.datasets import make_classification  # noqa: E402
@@ -389,3 +391,81 @@ def test_sample_weight_and_precomputed_kernel_are_not_supported(
     model = estimator(kernel="precomputed", alpha=1.0, tol=1e-3).fit(K.compute(), labels)
     with pytest.raises(NotImplementedError, match=r"precomputed.*not a dask array"):
         model.predict(K)
+
+
+def _nystrom(X, y, Z, alpha, gamma):
+    """The closed form of a centers fit: (K_Zn K_nZ + alpha K_ZZ) a = K_Zn y."""
+    K_nZ = rbf_kernel(X, Z, gamma=gamma)
+    lhs = K_nZ.T @ K_nZ + alpha * rbf_kernel(Z, Z, gamma=gamma)
+    return np.linalg.solve(lhs, K_nZ.T @ y)
+
+
+@pytest.mark.parametrize("alpha", [pytest.param(0.0, marks=pytest.mark.slow), 0.1])
+def test_centers_on_cluster_reach_the_nystrom_solution(
+    client, workers, grid_problem, alpha, monkeypatch
+):
+    """With n_centers on a dask X the rows stay in the shards and the centers, their
+    coefficients and the factor with the driver: full-batch steps converge to the
+    Nystrom KernelRidge solution for the centers drawn, and the model is p rows of
+    numpy arrays that predicts here and on dask input."""
+    X, Y, _ = grid_problem
+    y = Y[:, 0]
+    sizes, placement = LAYOUTS["3 workers, uneven"]
+    X_dask = scattered(client, X, sizes, [workers[k] for k in placement])
+    y_dask = scattered(client, y, sizes, [workers[k] for k in placement])
+    model = InterpolatingKernelRegressor(
+        gamma=GAMMA,
+        n_centers=40,
+        alpha=alpha,
+        batch_size=len(X),
+        max_iter=3000,
+        tol=0.0,
+        precision="float64",
+        normalize_y=False,
+        random_state=0,
+    )
+    from sklearn_interp import _distributed_centers
+
+    steps = []
+    residuals = _distributed_centers.ShardedCenterEvaluator.residuals
+    monkeypatch.setattr(
+        _distributed_centers.ShardedCenterEvaluator,
+        "residuals",
+        lambda self, *args, **kwargs: steps.append(1) or residuals(self, *args, **kwargs),
+    )
+    with warnings.catch_warnings():
+        # A fit to a least-squares floor ends at max_iter or a stall: no warning.
+        warnings.simplefilter("error", ConvergenceWarning)
+        model.fit(X_dask, y_dask)
+    assert len(steps) >= model.n_iter_  # the steps ran on the shards
+    assert model.n_centers_ == 40
+    assert isinstance(model.X_fit_, np.ndarray) and model.X_fit_.shape == (40, 2)
+    assert isinstance(model.dual_coef_, np.ndarray)
+    # The centers are rows of X.
+    assert all(np.any(np.all(X == z, axis=1)) for z in model.X_fit_)
+    coef = _nystrom(X, y, model.X_fit_, alpha, GAMMA)
+    expected = rbf_kernel(X, model.X_fit_, gamma=GAMMA) @ coef
+    scale = np.abs(expected).max()
+    assert_allclose(model.predict(X), expected, rtol=0, atol=1e-6 * scale)
+    predicted = model.predict(X_dask)
+    assert isinstance(predicted, da.Array)
+    assert_allclose(predicted.compute(), model.predict(X), rtol=1e-12)
+
+
+@pytest.mark.slow
+def test_centers_classifier_on_cluster_with_early_stopping(client, workers, grid_problem):
+    X, _, labels = grid_problem
+    sizes, placement = LAYOUTS["2 workers"]
+    X_dask = scattered(client, X, sizes, [workers[k] for k in placement])
+    y_dask = scattered(client, labels, sizes, [workers[k] for k in placement])
+    model = InterpolatingKernelClassifier(
+        gamma=GAMMA, n_centers=60, early_stopping=True, random_state=0
+    )
+    model.fit(X_dask, y_dask)
+    assert model.n_centers_ == 60 and model.X_fit_.shape == (60, 2)
+    assert model.validation_scores_ is not None
+    local = InterpolatingKernelClassifier(gamma=GAMMA, n_centers=60, random_state=0)
+    local.fit(X, labels)
+    # Different centers (drawn among the rows on the cluster, among distinct rows
+    # here): both models fit the training labels about as well.
+    assert model.score(X, labels) > local.score(X, labels) - 0.05
