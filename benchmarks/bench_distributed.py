@@ -54,12 +54,12 @@ ESTIMATE_SUBSAMPLE = 12000  # EigenPro 2.0's s beyond 100k points
 ESTIMATE_COMPONENTS = 512
 
 
-def epoch_seconds(X, y):
+def epoch_seconds(X, y, n_centers=None):
     """The solver's time per epoch from fits of EPOCHS and 1 epochs; the solver calls
     (with the evaluator's counters, where it has them) and the longer fit's model."""
     with solver_calls() as calls:
-        fixed_epochs_fit(X, y, 1)
-        _, model = fixed_epochs_fit(X, y, EPOCHS)
+        fixed_epochs_fit(X, y, 1, n_centers=n_centers)
+        _, model = fixed_epochs_fit(X, y, EPOCHS, n_centers=n_centers)
     first, last = calls
     return (last["seconds"] - first["seconds"]) / (EPOCHS - 1), calls, model
 
@@ -95,12 +95,12 @@ def solver_calls():
         yield calls
 
 
-def measure_local(path, threads):
+def measure_local(path, threads, n_centers=None):
     from threadpoolctl import threadpool_limits
 
     data = np.load(path)
     with threadpool_limits(limits=threads, user_api="blas"):
-        epoch, _, model = epoch_seconds(data["X_train"], data["y_train"])
+        epoch, _, model = epoch_seconds(data["X_train"], data["y_train"], n_centers)
     return {
         "epoch_s": epoch,
         "batch_size": model.batch_size_,
@@ -108,7 +108,7 @@ def measure_local(path, threads):
     }
 
 
-def measure_cluster(path, n_workers):
+def measure_cluster(path, n_workers, n_centers=None):
     import dask.array as da
     from distributed import Client, LocalCluster
 
@@ -136,7 +136,7 @@ def measure_cluster(path, n_workers):
             for a, b, worker in zip(bounds[:-1], bounds[1:], workers, strict=True)
         ]
         X_dask = da.concatenate(parts)
-        epoch, calls, model = epoch_seconds(X_dask, y)
+        epoch, calls, model = epoch_seconds(X_dask, y, n_centers)
 
         # Latency: an empty call to every shard at once, as a step does.
         latencies = []
@@ -217,6 +217,13 @@ def main():
     parser.add_argument("--n", type=int, default=20000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--dataset", default="classification40")
+    parser.add_argument(
+        "--centers",
+        type=int,
+        default=None,
+        help="fit n_centers=P (the rows stay on the workers, the centers with the "
+        "driver); the report is distributed_centers, without the cost-model estimate",
+    )
     args = parser.parse_args()
 
     info = machine_info()
@@ -228,11 +235,17 @@ def main():
 
     summaries = {}
     for label, threads in [("local, all cores", None), ("local, 1 thread", 1)]:
-        runs = [in_child(measure_local, path, threads) for _ in range(args.repeats)]
+        runs = [
+            in_child(measure_local, path, threads, args.centers)
+            for _ in range(args.repeats)
+        ]
         summaries[label] = {key: median_of(runs, key) for key in runs[0]}
         print(label, summaries[label], flush=True)
     for workers in args.workers:
-        runs = [in_child(measure_cluster, path, workers) for _ in range(args.repeats)]
+        runs = [
+            in_child(measure_cluster, path, workers, args.centers)
+            for _ in range(args.repeats)
+        ]
         summaries[workers] = {key: median_of(runs, key) for key in runs[0]}
         print(workers, summaries[workers], flush=True)
 
@@ -254,6 +267,36 @@ def main():
             f"{s['driver_ms']:.1f} | {s['latency_ms']:.2f} |"
         )
 
+    command = command_line(
+        "bench_distributed.py",
+        f"--n {args.n}",
+        f"--repeats {args.repeats}" if args.repeats != DEFAULT_REPEATS else "",
+        f"--workers {' '.join(map(str, args.workers))}",
+        f"--centers {args.centers}" if args.centers else "",
+    )
+    measured = (
+        "\n| run | workers | batch | epoch (s) | speed-up | epoch / local epoch "
+        "| steps per epoch | round trip per step (ms) | shard compute per step (ms) "
+        "| communication per step (ms) | driver per step (ms) | empty round trip (ms) |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows)
+    )
+    if args.centers:
+        # The exact model's cluster fits in the same run, for the per-step comparison.
+        for workers in args.workers:
+            runs = [in_child(measure_cluster, path, workers) for _ in range(args.repeats)]
+            exact = {key: median_of(runs, key) for key in runs[0]}
+            summaries[f"exact model, {workers}"] = exact
+            print("exact", workers, exact, flush=True)
+            measured += (
+                f"\n| cluster, exact model | {workers} | {exact['batch_size']:.0f} | "
+                f"{exact['epoch_s']:.3f} | - | {exact['epoch_s'] / local:.2f} | "
+                f"{exact['steps_per_epoch']:.0f} | {exact['round_trip_ms']:.1f} | "
+                f"{exact['shard_compute_ms']:.1f} | **{exact['communication_ms']:.1f}** | "
+                f"{exact['driver_ms']:.1f} | {exact['latency_ms']:.2f} |"
+            )
+        _write_centers_report(args, command, info, summaries, measured, started, n, d, c)
+        return
+
     # The speed of one worker (one core), from the 1-worker shards' compute time.
     one = summaries[args.workers[0]]
     flops_per_worker = (
@@ -269,12 +312,6 @@ def main():
         for e in estimated
     ]
 
-    command = command_line(
-        "bench_distributed.py",
-        f"--n {args.n}",
-        f"--repeats {args.repeats}" if args.repeats != DEFAULT_REPEATS else "",
-        f"--workers {' '.join(map(str, args.workers))}",
-    )
     intro = (
         f"Medians of {args.repeats} child processes. `{command}` "
         f"({time.perf_counter() - started:.0f} s)\n\n"
@@ -287,12 +324,6 @@ def main():
         "driver's round trip to all shards, the slowest shard's compute time within it, "
         "their difference (communication: serialization, transport and the actor "
         "calls), and an empty round trip to all shards (latency)."
-    )
-    measured = (
-        "\n| run | workers | batch | epoch (s) | speed-up | epoch / local epoch "
-        "| steps per epoch | round trip per step (ms) | shard compute per step (ms) "
-        "| communication per step (ms) | driver per step (ms) | empty round trip (ms) |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows)
     )
     estimate = (
         "\n**Cost-model estimate for larger n.** "
@@ -322,6 +353,36 @@ def main():
             "flops_per_worker": flops_per_worker,
             "latency_s": latency,
             "estimates": estimated,
+        },
+        info,
+    )
+
+
+def _write_centers_report(args, command, info, summaries, measured, started, n, d, c):
+    """The report of a run with ``--centers``: the measured table alone."""
+    intro = (
+        f"Medians of {args.repeats} child processes. `{command}` "
+        f"({time.perf_counter() - started:.0f} s)\n\n"
+        f"Epoch time of `InterpolatingKernelClassifier(n_centers={args.centers})` "
+        "(difference of the solver's time in 4- and 1-epoch fits). On the cluster the "
+        "rows stay in the shards and the centers, coefficients and factor with the "
+        "driver; a step is two round trips to the shards that own batch rows (the "
+        "coefficients out and the residuals with the projection's share back; the "
+        "scaled residuals out and the p x c gradient back). Columns as in "
+        "`distributed.md`; the round trip per step counts both. The rows 'exact model' "
+        "are the same fits without centers in the same run (one round trip per step, "
+        "the batch's rows sent to every shard)."
+    )
+    write_report(
+        "distributed_centers",
+        f"Fit with {args.centers} centers on a Dask LocalCluster ({args.dataset}, "
+        f"n = {n}, d = {d}, c = {c}, float64)",
+        intro,
+        [measured],
+        {
+            "n": n,
+            "n_centers": args.centers,
+            "runs": {str(k): v for k, v in summaries.items()},
         },
         info,
     )

@@ -180,19 +180,24 @@ class Shard:
 
     def center_residuals(self, index, coef, n_subsample):
         """``K(X_i, Z) coef - y_i`` for the batch rows ``index`` owned here (global,
-        in that order), and their share ``K(X_i, Z_S)^T residual`` of the EigenPro
-        projection (s x c, float64); the block stays for :meth:`center_gradient`."""
+        in that order), their share ``K(X_i, Z_S)^T residual`` of the EigenPro
+        projection (s x c, float64), and the seconds spent; the block stays for
+        :meth:`center_gradient`."""
+        start = time.perf_counter()
         index = np.asarray(index, dtype=np.int64)
         block = self.center_rows(self.take(index)[0])
         self.center_block = block
         residual = np.asarray(block @ coef, dtype=np.float64) - self._targets(index)
         head = block[:, :n_subsample].T @ residual.astype(block.dtype)
-        return residual, head.astype(np.float64)
+        return residual, head.astype(np.float64), time.perf_counter() - start
 
     def center_gradient(self, delta):
-        """``K(Z, X_i) delta`` (p x c, float64) over the last batch's rows here."""
+        """``K(Z, X_i) delta`` (p x c, float64) over the last batch's rows here, and
+        the seconds spent."""
+        start = time.perf_counter()
         block, self.center_block = self.center_block, None
-        return (block.T @ delta.astype(block.dtype)).astype(np.float64)
+        gradient = (block.T @ delta.astype(block.dtype)).astype(np.float64)
+        return gradient, time.perf_counter() - start
 
     def center_squared_residual(self, coef):
         """Sum of ``||K(x, Z) coef - y||^2`` over every row here."""

@@ -8,6 +8,7 @@ the s x c share of the EigenPro projection and the p x c gradient. Nothing here 
 imported unless X is a dask array.
 """
 
+import time
 from contextlib import contextmanager
 
 import numpy as np
@@ -97,6 +98,11 @@ class ShardedCenterEvaluator(CenterEvaluator):
     the parts, solves with the factor and keeps the coefficients: no message holds
     more than p x c numbers besides the batch's residuals, and no shard holds state
     that the fit could not rebuild. Loop positions are global row indices.
+
+    As :class:`~sklearn_interp._distributed.ShardedEvaluator`, it counts its steps
+    (``n_steps``), their round trips' wall time (``step_seconds``) and the slowest
+    shard's compute time in each round trip (``shard_seconds``), for
+    ``benchmarks/bench_distributed.py``.
     """
 
     def __init__(self, points, order, n_subsample):
@@ -120,6 +126,8 @@ class ShardedCenterEvaluator(CenterEvaluator):
             np.zeros((self.n_centers, sharded.n_outputs)), self.dtype, 0.0
         )
         self.last = None
+        self.n_steps = 0
+        self.step_seconds = self.shard_seconds = 0.0
         self._make_factor(Z, self.alpha, order, None, 1, None)
         sharded._call("set_centers", Z)
 
@@ -127,6 +135,7 @@ class ShardedCenterEvaluator(CenterEvaluator):
         return self.points.squared_target_sum() / self.n_samples
 
     def residuals(self, index, upcoming=None, project=True):
+        start = time.perf_counter()
         owner = self.points.owner(index)
         n_subsample = self.n_subsample if project else 0
         calls = [
@@ -139,10 +148,14 @@ class ShardedCenterEvaluator(CenterEvaluator):
         ]
         residual = np.empty((len(index), self.coef.values.shape[1]))
         head = np.zeros((n_subsample, residual.shape[1]))
+        slowest = 0.0
         for mine, call in calls:
-            part, part_head = call.result()
+            part, part_head, seconds = call.result()
             residual[mine] = part
             head += part_head
+            slowest = max(slowest, seconds)
+        self.step_seconds += time.perf_counter() - start
+        self.shard_seconds += slowest
         self.last = (index, owner)
         projected = None
         if n_subsample:
@@ -157,14 +170,21 @@ class ShardedCenterEvaluator(CenterEvaluator):
         if last_index is not index:
             self.residuals(index, project=False)
             owner = self.last[1]
+        start = time.perf_counter()
         calls = [
             shard.center_gradient(delta[owner == k])
             for k, shard in enumerate(self.points.shards)
             if np.any(owner == k)
         ]
         gradient = np.zeros((self.n_centers, delta.shape[1]))
+        slowest = 0.0
         for call in calls:
-            gradient += call.result()
+            part, seconds = call.result()
+            gradient += part
+            slowest = max(slowest, seconds)
+        self.step_seconds += time.perf_counter() - start
+        self.shard_seconds += slowest
+        self.n_steps += 1
         self._step(index, gradient, subsample_delta, scale)
 
     def mean_squared_residual(self):
