@@ -8,7 +8,7 @@ as lines against p, the exact model on the first rows as a marker at p = those r
 as markers at their own p (1,000 components; the rows they fit).
 
     python benchmarks/plot_centers.py benchmarks/results/centers_sweep.json \\
-        benchmarks/results/centers_1m_auto.json --out doc/images/centers.png
+        benchmarks/results/centers_1m_defaults.json --out doc/images/centers.png
 """
 
 import argparse

@@ -85,7 +85,12 @@ class ShardedCenterPoints:
             subsample = preconditioner.subsample
             n_subsample = len(subsample)
             order = np.concatenate([subsample, np.setdiff1d(order, subsample)])
-        yield ShardedCenterEvaluator(self, order, n_subsample)
+        evaluator = ShardedCenterEvaluator(self, order, n_subsample)
+        try:
+            yield evaluator
+        finally:
+            # The p x p factor goes now, not with the last reference to the evaluator.
+            evaluator.release()
 
 
 class ShardedCenterEvaluator(CenterEvaluator):
@@ -192,4 +197,5 @@ class ShardedCenterEvaluator(CenterEvaluator):
         return sum(parts) / self.n_samples
 
     def release(self):
+        """Drop the factor and K_ZZ; the coefficients stay."""
         self.factor = self.K_ZZ = self.last = None
