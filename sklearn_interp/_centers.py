@@ -385,7 +385,12 @@ class CenterEvaluator(HeldCoefficients):
         def fill(share):
             for start in range(share.start, share.stop, step):
                 piece = slice(start, min(start + step, share.stop))
-                self.kernel_rows(rows[piece], out=block[piece])
+                out = block[piece]
+                # Kernels without a fast path (laplacian, chi2, callables) and sparse
+                # rows return a new array rather than fill ``out``.
+                made = self.kernel_rows(rows[piece], out=out)
+                if made is not out:
+                    out[...] = made
                 if coef is not None:
                     product[piece] = block[piece] @ coef
 

@@ -326,3 +326,26 @@ def test_fold_in_takes_the_fits_factor(monkeypatch, alpha):
     remade = _fit(InterpolatingKernelRegressor(early_stopping=True, **params), X, y)
     assert len(factorizations) == 3
     assert_array_equal(model.predict(X), remade.predict(X))
+
+
+@pytest.mark.parametrize(
+    "kernel, params",
+    [
+        ("laplacian", {"gamma": 0.5}),
+        ("rbf", {"gamma": GAMMA}),
+    ],
+)
+def test_every_kernel_reaches_its_nystrom_solution(kernel, params):
+    """The closed form for kernels with and without a fast block path: a kernel
+    whose rows come back as a new array (laplacian, through pairwise_kernels) must
+    fill the batch's block as the fast ones do (it was left unwritten)."""
+    from sklearn.metrics.pairwise import pairwise_kernels
+
+    X, y = _problem()
+    model = _fit(_gradient_descent(kernel=kernel, alpha=0.1, max_iter=3000, **params), X, y)
+    Z = model.X_fit_
+    K_nZ = pairwise_kernels(X, Z, metric=kernel, **params)
+    K_ZZ = pairwise_kernels(Z, Z, metric=kernel, **params)
+    coef = np.linalg.solve(K_nZ.T @ K_nZ + 0.1 * K_ZZ, K_nZ.T @ y)
+    expected = K_nZ @ coef
+    assert_allclose(model.predict(X), expected, rtol=1e-5, atol=1e-5)
