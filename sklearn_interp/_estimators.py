@@ -116,7 +116,9 @@ class InterpolatingKernelRegressor(
     own coefficients. With the same ``random_state`` it fits the same model as on numpy
     input, up to rounding. ``X_fit_`` and ``dual_coef_`` then stay on the cluster as
     dask arrays; predictions on numpy input are computed there, on a dask array they
-    are a dask array. Under ``joblib.parallel_backend("dask")``, GridSearchCV runs its
+    are a dask array. With model centers (``n_centers``, or "auto" above 100,000
+    rows) the rows stay on the workers and the model, p rows, comes to this process
+    as numpy arrays. Under ``joblib.parallel_backend("dask")``, GridSearchCV runs its
     fits on the workers. See the "Scaling out with Dask" page of the documentation.
 
     References
