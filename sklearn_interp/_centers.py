@@ -322,41 +322,53 @@ class CenterEvaluator(HeldCoefficients):
         if initial is not None:
             self.coef.set(initial)
         self.last = None
-        self._make_factor(Z, alpha, order, pool, n_threads, factor)
+        self._make_factor(Z, factor)
 
-    def _make_factor(self, Z, alpha, order, pool, n_threads, factor):
+    def _make_factor(self, Z, factor):
         """``K_ZZ``'s Cholesky factor (and K_ZZ for a ridge fit), or ``factor``'s
         where it serves."""
         if (
             factor is not None
-            and factor.serves(order, self.dtype)
-            and (factor.K_ZZ is not None or not alpha)
+            and factor.serves(self.order, self.dtype)
+            and (factor.K_ZZ is not None or not self.alpha)
         ):
             self.factor, self.K_ZZ = factor.factor, factor.K_ZZ
             return
-        kernel_rows = self.kernel_rows
 
         def centers_kernel():
-            # In the compute precision, in pieces of rows straight into the p x p
-            # array: no float64 copy and no pairwise temporaries (at p = 12,000 a
-            # float64 K_ZZ is 1.15 GB, and a float32 one half of that).
+            # In the compute precision, straight into the p x p array: no float64
+            # copy and no pairwise temporaries (at p = 12,000 a float64 K_ZZ is
+            # 1.15 GB, and a float32 one half of that).
             K_ZZ = np.empty((self.n_centers, self.n_centers), dtype=self.dtype)
-            step = max(1, TILE_ENTRIES // self.n_centers)
-
-            def fill(share):
-                for start in range(share.start, share.stop, step):
-                    piece = K_ZZ[start : min(start + step, share.stop)]
-                    block = kernel_rows(Z[start : start + len(piece)], out=piece)
-                    if block is not piece:
-                        piece[...] = block
-
-            map_shares(fill, slice(0, self.n_centers), self.n_centers, pool, n_threads)
+            self._kernel_rows_into(K_ZZ, Z)
             return K_ZZ
 
         K_ZZ = centers_kernel()
         # A ridge fit keeps K_ZZ; otherwise its factor is taken in its memory.
-        self.K_ZZ = K_ZZ if alpha else None
-        self.factor = _cholesky(K_ZZ, remake=None if alpha else centers_kernel)
+        self.K_ZZ = K_ZZ if self.alpha else None
+        self.factor = _cholesky(K_ZZ, remake=None if self.alpha else centers_kernel)
+
+    def _kernel_rows_into(self, out, rows, coef=None, product=None):
+        """``out[:] = k(rows, Z)``, one share of the rows per thread, each made in
+        pieces of about TILE_ENTRIES entries whose product and exp run in the core's
+        cache (an exp over rows that do not fit there runs at a third of the rate).
+        With ``coef``, also ``product[:] = out @ coef``, each piece's product taken
+        while the piece is in cache."""
+        step = max(1, TILE_ENTRIES // self.n_centers)
+
+        def fill(share):
+            for start in range(share.start, share.stop, step):
+                piece = slice(start, min(start + step, share.stop))
+                block = out[piece]
+                # Kernels without a fast path (laplacian, chi2, callables) and sparse
+                # rows return a new array rather than fill the one given.
+                made = self.kernel_rows(rows[piece], out=block)
+                if made is not block:
+                    block[...] = made
+                if coef is not None:
+                    product[piece] = block @ coef
+
+        map_shares(fill, slice(0, len(out)), self.n_centers, self.pool, self.n_threads)
 
     def factor_made(self):
         """The :class:`CenterFactor` of these centers, for another evaluator."""
@@ -372,29 +384,11 @@ class CenterEvaluator(HeldCoefficients):
         return values * self.sqrt_weight[index][:, np.newaxis]
 
     def _block(self, index, coef=None):
-        """The batch's kernel rows against the centers, one share of the rows per
-        thread, each made in pieces of about TILE_ENTRIES entries whose product and
-        exp run in the core's cache (an exp over rows that do not fit there runs at a
-        third of the rate). With ``coef``, also ``block @ coef`` (float64), each
-        piece's product taken while the piece is in cache."""
-        rows = self.X[self.positions[index]]
+        """The batch's kernel rows against the centers (:meth:`_kernel_rows_into`)
+        and, with ``coef``, ``block @ coef`` (float64), else None."""
         block = np.empty((len(index), self.n_centers), dtype=self.dtype)
         product = None if coef is None else np.empty((len(index), coef.shape[1]))
-        step = max(1, TILE_ENTRIES // self.n_centers)
-
-        def fill(share):
-            for start in range(share.start, share.stop, step):
-                piece = slice(start, min(start + step, share.stop))
-                out = block[piece]
-                # Kernels without a fast path (laplacian, chi2, callables) and sparse
-                # rows return a new array rather than fill ``out``.
-                made = self.kernel_rows(rows[piece], out=out)
-                if made is not out:
-                    out[...] = made
-                if coef is not None:
-                    product[piece] = block[piece] @ coef
-
-        map_shares(fill, slice(0, len(index)), self.n_centers, self.pool, self.n_threads)
+        self._kernel_rows_into(block, self.X[self.positions[index]], coef, product)
         return block, product
 
     def _transposed_product(self, block, values):

@@ -133,7 +133,7 @@ class ShardedCenterEvaluator(CenterEvaluator):
         self.last = None
         self.n_steps = 0
         self.step_seconds = self.shard_seconds = 0.0
-        self._make_factor(Z, self.alpha, order, None, 1, None)
+        self._make_factor(Z, None)
         sharded._call("set_centers", Z)
 
     def initial_error(self):
